@@ -1,0 +1,48 @@
+# Kenshu: `make run` serves the demo, `make test` runs every test.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export LMS_INSTANCE_PATH ?= $(CURDIR)/instance
+CATALOGUES := lms/i18n/translations
+
+.PHONY: run test install install-test catalogues lint messages clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed catalogues
+install-test: $(VENV)/.installed-test catalogues
+
+# Compiled catalogues (.mo) are built here from the .po files, never committed.
+catalogues: $(VENV)/.installed
+	$(BIN)/pybabel -q compile -d $(CATALOGUES)
+
+run: install
+	$(BIN)/lms init
+	$(BIN)/lms demo
+	$(BIN)/lms serve --host 127.0.0.1 --port 5000
+
+test: install-test
+	$(BIN)/ruff check .
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check lms tests
+
+# Refresh the message template and merge it into every catalogue.
+messages: $(VENV)/.installed
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -o lms/i18n/messages.pot lms
+	$(BIN)/pybabel -q update -N -i lms/i18n/messages.pot -d $(CATALOGUES)
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,83 @@
+"""Kenshu: the application factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from lms.config import ConfigError, load_settings
+
+__all__ = ["ConfigError", "create_app"]
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    ``overrides`` may hold ``LMS_*`` settings (validated like the environment)
+    and plain Flask config keys (``TESTING``, ``WTF_CSRF_ENABLED`` ...).
+    Migrations never run here: ``lms init`` runs them.
+    """
+    overrides = dict(overrides or {})
+    env = {**os.environ, **{k: str(v) for k, v in overrides.items() if k.startswith("LMS_")}}
+    settings = load_settings(env)
+
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        LMS_SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_request_mb * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_DURATION=60 * 60 * 24 * 30,
+        WTF_CSRF_TIME_LIMIT=None,  # tokens live as long as the session
+        BABEL_DEFAULT_LOCALE=settings.default_locale,
+        BABEL_DEFAULT_TIMEZONE=settings.default_timezone,
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_KEY_PREFIX="lms",
+        JSON_SORT_KEYS=False,
+    )
+    app.config.update({k: v for k, v in overrides.items() if not k.startswith("LMS_")})
+
+    from lms import db, extensions, i18n, mail, storage
+    from lms.core import labels, security
+
+    db.init_app(app, settings.database_url)
+    extensions.csrf.init_app(app)
+    extensions.babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        timezone_selector=i18n.select_timezone,
+        default_translation_directories=str(i18n.TRANSLATIONS_DIR),
+    )
+    extensions.limiter.init_app(app)
+    mail.init_app(app, settings)
+    storage.init_app(app, settings)
+    security.init_app(app)
+    labels.init_app(app)
+
+    from lms.accounts.views import bp as accounts_bp
+    from lms.accounts.views import init_login
+    from lms.admin.views import bp as admin_bp
+    from lms.api.views import bp as api_bp
+    from lms.core.views import bp as core_bp
+    from lms.programs.views import bp as programs_bp
+    from lms.storage.views import bp as storage_bp
+
+    init_login(app)
+    for blueprint in (core_bp, accounts_bp, admin_bp, programs_bp, storage_bp, api_bp):
+        app.register_blueprint(blueprint)
+
+    from lms.cli import register_commands
+    from lms.core.errors import register_error_handlers
+
+    register_error_handlers(app)
+    register_commands(app)
+    return app

@@ -1,0 +1,143 @@
+"""The ``lms`` command (also ``flask --app wsgi lms``)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, FlaskGroup
+from sqlalchemy import select
+
+from lms.config import ConfigError
+
+lms_group = AppGroup("lms", help="Kenshu administration commands.")
+
+DEMO_PASSWORD = "kenshu-demo-2026"  # noqa: S105 - printed on purpose for the demo
+
+
+@lms_group.command("init")
+def init_command() -> None:
+    """Create or upgrade the database schema (runs the migrations)."""
+    from lms.migrate import upgrade  # noqa: PLC0415
+
+    settings = current_app.config["LMS_SETTINGS"]
+    upgrade(settings.database_url)
+    click.echo("Database is up to date.")
+
+
+@lms_group.command("demo")
+@click.option(
+    "--password", default=DEMO_PASSWORD, show_default=True, help="Password for every demo account."
+)
+def demo_command(password: str) -> None:
+    """Load demo sponsors, programmes and accounts (safe to run again)."""
+    from lms.demo import load_demo  # noqa: PLC0415
+
+    accounts = load_demo(current_app, password)
+    settings = current_app.config["LMS_SETTINGS"]
+    click.echo(f"Kenshu demo is ready at {settings.base_url}/")
+    for role, email in accounts:
+        click.echo(f"{role:<12} {email:<36} password: {password}")
+
+
+@lms_group.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--debug/--no-debug", default=False)
+def serve_command(host: str, port: int, debug: bool) -> None:
+    """Serve the application with the development server."""
+    current_app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True)
+
+
+@lms_group.command("create-user")
+@click.option("--email", required=True)
+@click.option("--name", default="")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    type=click.Choice(["admin", "instructor", "sponsor", "trainee"]),
+)
+@click.option("--sponsor", "sponsor_name", default=None, help="Sponsor name, for sponsor staff.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def create_user_command(
+    email: str, name: str, roles: tuple[str, ...], sponsor_name: str | None, password: str
+) -> None:
+    """Create an account with one or more roles."""
+    from lms.accounts.services import AccountError, create_user  # noqa: PLC0415
+    from lms.db import new_session  # noqa: PLC0415
+    from lms.programs.models import Sponsor  # noqa: PLC0415
+
+    with new_session() as session:
+        sponsor_id = None
+        if sponsor_name:
+            sponsor = session.scalar(select(Sponsor).where(Sponsor.name == sponsor_name))
+            if sponsor is None:
+                raise click.ClickException(f"No sponsor named {sponsor_name!r}.")
+            sponsor_id = sponsor.id
+        elif "sponsor" in roles:
+            raise click.ClickException("Sponsor staff need --sponsor NAME.")
+        try:
+            user = create_user(
+                session,
+                email=email,
+                name=name or email.split("@")[0],
+                roles=roles,
+                password=password,
+                sponsor_id=sponsor_id,
+            )
+        except AccountError as error:
+            raise click.ClickException(str(error.message)) from None
+        session.commit()
+        click.echo(f"Created {user.email} ({', '.join(sorted(user.role_names))}).")
+
+
+translations_group = AppGroup("translations", help="Message catalogues.")
+lms_group.add_command(translations_group)
+
+
+@translations_group.command("check")
+def translations_check_command() -> None:
+    """Fail when a shipped catalogue has missing, fuzzy or mismatched entries."""
+    from lms.i18n.check import check_catalogues  # noqa: PLC0415
+
+    problems = check_catalogues()
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise SystemExit(1)
+    click.echo("All catalogues are complete.")
+
+
+def register_commands(app: Flask) -> None:
+    app.cli.add_command(lms_group)
+
+
+def _create_app_for_cli() -> Flask:
+    from lms import create_app  # noqa: PLC0415
+
+    try:
+        return create_app()
+    except ConfigError as error:
+        click.echo(f"Configuration error: {error}", err=True)
+        sys.exit(2)
+
+
+def main() -> None:
+    """Entry point of the ``lms`` console script: the ``lms`` group at top level."""
+
+    cli = FlaskGroup(
+        create_app=_create_app_for_cli,
+        add_default_commands=False,
+        add_version_option=False,
+        load_dotenv=False,
+    )
+    for name, command in lms_group.commands.items():
+        cli.add_command(command, name)
+    cli(prog_name="lms")
+
+
+if __name__ == "__main__":
+    main()

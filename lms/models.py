@@ -1,0 +1,21 @@
+"""Imports every model so that metadata (and Alembic) sees every table."""
+
+from lms.accounts.models import Role, TokenPurpose, User, UserRole, UserToken
+from lms.audit.models import AuditEvent
+from lms.catalog.models import Course
+from lms.programs.models import Enrolment, EnrolmentStatus, Programme, ProgrammeCourse, Sponsor
+
+__all__ = [
+    "AuditEvent",
+    "Course",
+    "Enrolment",
+    "EnrolmentStatus",
+    "Programme",
+    "ProgrammeCourse",
+    "Role",
+    "Sponsor",
+    "TokenPurpose",
+    "User",
+    "UserRole",
+    "UserToken",
+]
