@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 import lms.models  # noqa: F401 - every table on the metadata
@@ -38,19 +40,29 @@ def require_postgres() -> str:
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
-    url = require_postgres()
-    engine = make_engine(url)
+    """A fresh database of its own on the server, so parallel runs never collide."""
+    base_url = make_url(require_postgres())
+    name = f"{base_url.database or 'test'}_kenshu_{os.getpid()}_{secrets.token_hex(3)}"
+    admin = make_engine(
+        base_url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+    )
     try:
-        with engine.begin() as connection:
-            Base.metadata.drop_all(connection)
-            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
-            Base.metadata.create_all(connection)
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as error:  # noqa: BLE001
+        admin.dispose()
         if IN_CI:
-            pytest.fail(f"PostgreSQL at {url} is not usable: {error}")
-        pytest.skip(f"PostgreSQL at {url} is not usable: {error}")
+            pytest.fail(f"PostgreSQL at {base_url} is not usable: {error}")
+        pytest.skip(f"PostgreSQL at {base_url} is not usable: {error}")
+    url = base_url.set(database=name).render_as_string(hide_password=False)
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        Base.metadata.create_all(connection)
     engine.dispose()
     yield url
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def _truncate_all(app: Flask) -> None:

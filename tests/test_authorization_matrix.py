@@ -1,0 +1,166 @@
+"""Every endpoint, requested as every role, is allowed or denied as the matrix says.
+
+An endpoint missing from MATRIX fails the suite, so no new route escapes review.
+Roles: anonymous, trainee, instructor, sponsor (staff of the programme's sponsor),
+other_sponsor (staff of another sponsor), admin.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from flask import Flask
+from werkzeug.routing import Rule
+
+from lms.catalog.models import Course
+from lms.db import new_session
+from lms.programs.models import Programme, Sponsor
+from tests.conftest import login
+
+ROLES = ("anonymous", "trainee", "instructor", "sponsor", "other_sponsor", "admin")
+EVERYONE = set(ROLES)
+SIGNED_IN = EVERYONE - {"anonymous"}
+ADMIN = {"admin"}
+PROGRAMME_OWNER = {"sponsor", "admin"}
+# Authorised by a signature in the URL, not by a role: without one, everyone is refused.
+SIGNED_URL: set[str] = set()
+
+MATRIX: dict[str, set[str]] = {
+    "static": EVERYONE,
+    "core.home": EVERYONE,
+    "core.healthz": EVERYONE,
+    "accounts.login": EVERYONE,
+    "accounts.logout": SIGNED_IN,
+    "accounts.forgot_password": EVERYONE,
+    "accounts.reset_password": EVERYONE,
+    "accounts.accept_invitation": EVERYONE,
+    "accounts.profile": SIGNED_IN,
+    "accounts.change_password": SIGNED_IN,
+    "accounts.set_language": EVERYONE,
+    "admin.dashboard": ADMIN,
+    "admin.users": ADMIN,
+    "admin.user_detail": ADMIN,
+    "admin.invite": ADMIN,
+    "admin.invite_csv": ADMIN,
+    "admin.audit_log": ADMIN,
+    "programs.sponsors": ADMIN,
+    "programs.sponsor_detail": ADMIN,
+    "programs.programmes": ADMIN,
+    "programs.programme_detail": ADMIN,
+    "programs.programme_course_add": ADMIN,
+    "programs.programme_course_move": ADMIN,
+    "programs.programme_course_remove": ADMIN,
+    "programs.programme_course_required": ADMIN,
+    "programs.programme_enrol": ADMIN,
+    "programs.enrolment_status": ADMIN,
+    "programs.sponsor_home": {"sponsor", "other_sponsor", "admin"},
+    "programs.sponsor_programme": PROGRAMME_OWNER,
+    "storage.serve": SIGNED_URL,
+    "storage.upload_part": SIGNED_URL,
+}
+
+
+@pytest.fixture
+def world(app: Flask, make_user):
+    """Two sponsors with a programme each, one course, and a user per role."""
+    with new_session(app) as session:
+        own = Sponsor(name="Own Sponsor", kind="ministry")
+        other = Sponsor(name="Other Sponsor", kind="bank")
+        session.add_all([own, other])
+        session.flush()
+        programme = Programme(
+            code="P-1",
+            title="Programme",
+            sponsor_id=own.id,
+            starts_on=date(2026, 1, 1),
+            ends_on=date(2026, 12, 31),
+        )
+        course = Course(code="C-1", title="Course")
+        session.add_all([programme, course])
+        session.commit()
+        ids = {"programme_id": programme.id, "sponsor_id": own.id, "course_id": course.id}
+    users = {
+        "trainee": make_user("trainee"),
+        "instructor": make_user("instructor"),
+        "sponsor": make_user("sponsor", sponsor_id=ids["sponsor_id"]),
+        "other_sponsor": make_user("sponsor", sponsor_id=ids["sponsor_id"] + 1),
+        "admin": make_user("admin"),
+    }
+    ids["user_id"] = users["trainee"].id
+    return ids, users
+
+
+SAMPLE_VALUES = {
+    "token": "not-a-real-token",
+    "key": "media/0123456789abcdef0123456789abcdef/file.bin",
+    "filename": "static/css/app.css",
+    "upload_id": "0123456789abcdef",
+    "part_number": 1,
+    "item_id": 1,
+    "enrolment_id": 1,
+}
+
+
+def _url(app: Flask, rule: Rule, ids: dict[str, int]) -> str:
+    values = {}
+    for name in rule.arguments:
+        if name in ids:
+            values[name] = ids[name]
+        elif name == "filename":
+            values[name] = "css/app.css"
+        elif name in SAMPLE_VALUES:
+            values[name] = SAMPLE_VALUES[name]
+        else:
+            raise AssertionError(f"no sample value for <{name}> in {rule.rule}")
+    with app.test_request_context():
+        from flask import url_for
+
+        return url_for(rule.endpoint, **values)
+
+
+def _denied(response, role: str) -> bool:
+    if response.status_code in (401, 403):
+        return True
+    location = response.headers.get("Location", "")
+    return role == "anonymous" and response.status_code == 302 and "/login" in location
+
+
+def test_every_endpoint_is_in_the_matrix(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    missing = sorted(endpoints - MATRIX.keys())
+    assert not missing, f"endpoints missing from the authorization matrix: {missing}"
+    stale = sorted(MATRIX.keys() - endpoints)
+    assert not stale, f"matrix lists endpoints that no longer exist: {stale}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_matrix(app: Flask, world, role: str) -> None:
+    ids, users = world
+    client = app.test_client()
+    if role != "anonymous":
+        assert login(client, users[role].email).status_code == 302
+    failures = []
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "accounts.logout":
+            continue  # would end the session mid-test; checked below
+        url = _url(app, rule, ids)
+        allowed = role in MATRIX[rule.endpoint]
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            response = client.open(url, method=method, data={})
+            if allowed == _denied(response, role):
+                verdict = "denied" if allowed else "allowed"
+                failures.append(
+                    f"{method} {url} ({rule.endpoint}) {verdict}: {response.status_code}"
+                )
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_logout_needs_a_session(app: Flask, world, role: str) -> None:
+    _ids, users = world
+    client = app.test_client()
+    if role != "anonymous":
+        login(client, users[role].email)
+    response = client.post("/logout")
+    assert _denied(response, role) == (role not in MATRIX["accounts.logout"])
