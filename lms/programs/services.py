@@ -9,9 +9,10 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from lms.accounts.models import Role, User
+from lms.accounts.services import find_user_by_email
 from lms.audit.services import record
 from lms.catalog.models import Course
 from lms.db import utcnow
@@ -26,9 +27,12 @@ from lms.programs.models import (
 
 
 class ProgrammeError(Exception):
-    def __init__(self, message: object) -> None:
+    """A domain error with a translated message; ``field`` names the form field at fault."""
+
+    def __init__(self, message: object, field: str | None = None) -> None:
         super().__init__(str(message))
         self.message = message
+        self.field = field
 
 
 # --- who may see what ---------------------------------------------------------------
@@ -116,12 +120,12 @@ class SponsorData:
 def save_sponsor(session: Session, data: SponsorData, sponsor: Sponsor | None = None) -> Sponsor:
     name = data.name.strip()
     if not name:
-        raise ProgrammeError(_l("The name is missing."))
+        raise ProgrammeError(_l("The name is missing."), "name")
     if data.kind not in {str(k) for k in SponsorKind}:
-        raise ProgrammeError(_l("Unknown kind of sponsor."))
+        raise ProgrammeError(_l("Unknown kind of sponsor."), "kind")
     clash = session.scalar(select(Sponsor).where(func.lower(Sponsor.name) == name.lower()))
     if clash is not None and clash is not sponsor:
-        raise ProgrammeError(_l("A sponsor with this name already exists."))
+        raise ProgrammeError(_l("A sponsor with this name already exists."), "name")
     sponsor = sponsor or Sponsor()
     sponsor.name = name
     sponsor.kind = data.kind
@@ -151,12 +155,12 @@ def save_programme(
     if not code or not data.title.strip():
         raise ProgrammeError(_l("The code and the title are required."))
     if data.ends_on < data.starts_on:
-        raise ProgrammeError(_l("The programme cannot end before it starts."))
+        raise ProgrammeError(_l("The programme cannot end before it starts."), "ends_on")
     if session.get(Sponsor, data.sponsor_id) is None:
-        raise ProgrammeError(_l("Unknown sponsor."))
+        raise ProgrammeError(_l("Unknown sponsor."), "sponsor")
     clash = session.scalar(select(Programme).where(func.upper(Programme.code) == code))
     if clash is not None and clash is not programme:
-        raise ProgrammeError(_l("A programme with this code already exists."))
+        raise ProgrammeError(_l("A programme with this code already exists."), "code")
     programme = programme or Programme()
     programme.code = code
     programme.title = data.title.strip()
@@ -170,9 +174,9 @@ def save_programme(
 
 def add_course(session: Session, programme: Programme, course_id: int, required: bool) -> None:
     if session.get(Course, course_id) is None:
-        raise ProgrammeError(_l("Unknown course."))
+        raise ProgrammeError(_l("Unknown course."), "course")
     if any(pc.course_id == course_id for pc in programme.courses):
-        raise ProgrammeError(_l("This course is already in the programme."))
+        raise ProgrammeError(_l("This course is already in the programme."), "course")
     position = max((pc.position for pc in programme.courses), default=-1) + 1
     programme.courses.append(
         ProgrammeCourse(course_id=course_id, position=position, required=required)
@@ -180,12 +184,18 @@ def add_course(session: Session, programme: Programme, course_id: int, required:
     session.flush()
 
 
+def _item(programme: Programme, item_id: int) -> ProgrammeCourse:
+    item = next((pc for pc in programme.courses if pc.id == item_id), None)
+    if item is None:
+        raise ProgrammeError(_l("This course is not in the programme."))
+    return item
+
+
 def move_course(session: Session, programme: Programme, item_id: int, step: int) -> None:
     """Move one course up (-1) or down (+1); positions stay 0..n-1."""
+    item = _item(programme, item_id)
     items = sorted(programme.courses, key=lambda pc: pc.position)
-    index = next((i for i, pc in enumerate(items) if pc.id == item_id), None)
-    if index is None:
-        raise ProgrammeError(_l("This course is not in the programme."))
+    index = items.index(item)
     target = index + step
     if 0 <= target < len(items):
         items[index], items[target] = items[target], items[index]
@@ -195,12 +205,17 @@ def move_course(session: Session, programme: Programme, item_id: int, step: int)
 
 
 def remove_course(session: Session, programme: Programme, item_id: int) -> None:
-    item = next((pc for pc in programme.courses if pc.id == item_id), None)
-    if item is None:
-        raise ProgrammeError(_l("This course is not in the programme."))
+    item = _item(programme, item_id)
     programme.courses.remove(item)
     for position, pc in enumerate(sorted(programme.courses, key=lambda pc: pc.position)):
         pc.position = position
+    session.flush()
+
+
+def set_course_required(
+    session: Session, programme: Programme, item_id: int, required: bool
+) -> None:
+    _item(programme, item_id).required = required
     session.flush()
 
 
@@ -208,21 +223,21 @@ def enrol(
     session: Session, actor: User, programme: Programme, trainee: User, *, ip: str = ""
 ) -> Enrolment:
     if not trainee.has_role(Role.TRAINEE):
-        raise ProgrammeError(_l("Only trainees can be enrolled."))
+        raise ProgrammeError(_l("Only trainees can be enrolled."), "email")
     existing = session.scalar(
         select(Enrolment).where(
             Enrolment.programme_id == programme.id, Enrolment.user_id == trainee.id
         )
     )
     if existing is not None:
-        raise ProgrammeError(_l("This trainee is already enrolled."))
+        raise ProgrammeError(_l("This trainee is already enrolled."), "email")
     enrolment = Enrolment(programme_id=programme.id, user_id=trainee.id)
     session.add(enrolment)
     try:
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise ProgrammeError(_l("This trainee is already enrolled.")) from None
+        raise ProgrammeError(_l("This trainee is already enrolled."), "email") from None
     record(
         session,
         "enrolled",
@@ -234,11 +249,21 @@ def enrol(
     return enrolment
 
 
+def enrol_by_email(
+    session: Session, actor: User, programme: Programme, email: str, *, ip: str = ""
+) -> Enrolment:
+    """Enrol the existing trainee account that uses ``email``."""
+    trainee = find_user_by_email(session, email) if email.strip() else None
+    if trainee is None:
+        raise ProgrammeError(_l("No account uses this email address."), "email")
+    return enrol(session, actor, programme, trainee, ip=ip)
+
+
 def set_enrolment_status(
     session: Session, actor: User, enrolment: Enrolment, status: str, *, ip: str = ""
 ) -> None:
     if status not in {str(s) for s in EnrolmentStatus}:
-        raise ProgrammeError(_l("Unknown status."))
+        raise ProgrammeError(_l("Unknown status."), "status")
     if enrolment.status == status:
         return
     now = utcnow()
@@ -255,3 +280,90 @@ def set_enrolment_status(
         status=status,
     )
     session.flush()
+
+
+# --- what the pages show: a fixed number of queries, whatever the number of rows -----
+
+
+@dataclass
+class SponsorRow:
+    sponsor: Sponsor
+    programmes: int
+    staff: int
+
+
+def sponsor_rows(session: Session) -> list[SponsorRow]:
+    programmes = dict(
+        session.execute(
+            select(Programme.sponsor_id, func.count()).group_by(Programme.sponsor_id)
+        ).tuples()
+    )
+    staff = dict(
+        session.execute(
+            select(User.sponsor_id, func.count())
+            .where(User.sponsor_id.is_not(None))
+            .group_by(User.sponsor_id)
+        ).tuples()
+    )
+    return [
+        SponsorRow(sponsor, programmes.get(sponsor.id, 0), staff.get(sponsor.id, 0))
+        for sponsor in session.scalars(select(Sponsor).order_by(Sponsor.name))
+    ]
+
+
+def all_sponsors(session: Session) -> list[Sponsor]:
+    return list(session.scalars(select(Sponsor).order_by(Sponsor.name)))
+
+
+def load_sponsor(session: Session, sponsor_id: int) -> Sponsor | None:
+    """A sponsor with its programmes."""
+    return session.scalar(
+        select(Sponsor).where(Sponsor.id == sponsor_id).options(selectinload(Sponsor.programmes))
+    )
+
+
+def sponsor_staff(session: Session, sponsor_id: int) -> list[User]:
+    return list(
+        session.scalars(
+            select(User).where(User.sponsor_id == sponsor_id).order_by(User.name, User.email)
+        )
+    )
+
+
+def load_programme(session: Session, programme_id: int) -> Programme | None:
+    """A programme with its sponsor and its courses in order."""
+    return session.scalar(
+        select(Programme)
+        .where(Programme.id == programme_id)
+        .options(
+            joinedload(Programme.sponsor),
+            selectinload(Programme.courses).joinedload(ProgrammeCourse.course),
+        )
+    )
+
+
+def programme_enrolments(session: Session, programme_id: int) -> list[Enrolment]:
+    """The enrolments of a programme with their trainees, by name."""
+    return list(
+        session.scalars(
+            select(Enrolment)
+            .join(Enrolment.user)
+            .where(Enrolment.programme_id == programme_id)
+            .options(contains_eager(Enrolment.user))
+            .order_by(User.name, User.email, Enrolment.id)
+        )
+    )
+
+
+def count_by_status(enrolments: list[Enrolment]) -> dict[str, int]:
+    counts = {str(s): 0 for s in EnrolmentStatus}
+    for enrolment in enrolments:
+        counts[enrolment.status] = counts.get(enrolment.status, 0) + 1
+    return counts
+
+
+def courses_to_add(session: Session, programme: Programme) -> tuple[list[Course], bool]:
+    """The courses not yet in ``programme``, and whether any course exists at all."""
+    courses = list(session.scalars(select(Course).order_by(Course.title, Course.code)))
+    included = {pc.course_id for pc in programme.courses}
+    return [c for c in courses if c.id not in included], bool(courses)

@@ -214,19 +214,23 @@ class S3Storage(Storage):
 
     def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
         check_key(key)
-        parts: list[UploadedPart] = []
+        listed: list[dict[str, Any]] = []
         try:
             pages = self.client.get_paginator("list_parts").paginate(
                 Bucket=self.bucket, Key=key, UploadId=upload_id
             )
             for page in pages:
-                parts.extend(
-                    UploadedPart(part_number=int(p["PartNumber"]), etag=str(p["ETag"]))
-                    for p in page.get("Parts", [])
-                )
+                listed.extend(page.get("Parts", []))
         except (ClientError, BotoCoreError) as exc:
             raise self._error(exc, f"listing the parts of {key}") from exc
-        return sorted(parts, key=lambda p: p.part_number)
+        # SeaweedFS lists every attempt at a re-sent part; AWS keeps only the last one.
+        newest: dict[int, dict[str, Any]] = {}
+        for part in sorted(listed, key=lambda p: p.get("LastModified") or 0):
+            newest[int(part["PartNumber"])] = part
+        return [
+            UploadedPart(part_number=number, etag=str(part["ETag"]))
+            for number, part in sorted(newest.items())
+        ]
 
     def complete_multipart(
         self, key: str, upload_id: str, parts: list[UploadedPart]
