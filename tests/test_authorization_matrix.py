@@ -56,6 +56,9 @@ MATRIX: dict[str, set[str]] = {
     "programs.enrolment_status": ADMIN,
     "programs.sponsor_home": {"sponsor", "other_sponsor", "admin"},
     "programs.sponsor_programme": PROGRAMME_OWNER,
+    "api.me": SIGNED_IN,
+    "api.update_me": SIGNED_IN,
+    "api.openapi": EVERYONE,
     "storage.serve": SIGNED_URL,
     "storage.upload_part": SIGNED_URL,
 }

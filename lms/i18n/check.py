@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from pathlib import Path
 
 from babel.messages.pofile import read_po
 
@@ -16,12 +18,15 @@ def placeholders(text: str) -> list[str]:
     return sorted(p for p in PLACEHOLDER.findall(text) if p != "%%")
 
 
-def check_catalogues() -> list[str]:
+def check_catalogues(
+    directory: Path = TRANSLATIONS_DIR, languages: Iterable[str] = tuple(LANGUAGES)
+) -> list[str]:
+    """One line per problem: a missing catalogue, an untranslated, fuzzy or mismatched entry."""
     problems: list[str] = []
-    for code in LANGUAGES:
+    for code in languages:
         if code == "en":
             continue  # the source language
-        path = TRANSLATIONS_DIR / code / "LC_MESSAGES" / "messages.po"
+        path = directory / code / "LC_MESSAGES" / "messages.po"
         if not path.exists():
             problems.append(f"{code}: catalogue {path} is missing")
             continue
