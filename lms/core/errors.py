@@ -56,12 +56,14 @@ def register_error_handlers(app: Flask) -> None:
         status = error.code or 500
         if status < 400:
             return error
-        response = render_error(status)
-        if status == 429 or status == 405:
-            body, code = response
-            headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
-            return body, code, headers
-        return response
+        body, code = render_error(status)
+        # Keep what the exception says about itself: Retry-After, Allow, Content-Range.
+        headers = {
+            k: v
+            for k, v in error.get_headers()
+            if k.lower() not in ("content-type", "content-length")
+        }
+        return body, code, headers
 
     @app.errorhandler(InternalServerError)
     def _server_error(_error: InternalServerError):

@@ -7,6 +7,7 @@ from flask import Flask, current_app
 from lms.config import Settings
 from lms.storage.base import (
     InvalidKey,
+    NotFound,
     Storage,
     StorageError,
     StoredObject,
@@ -16,6 +17,7 @@ from lms.storage.base import (
 
 __all__ = [
     "InvalidKey",
+    "NotFound",
     "Storage",
     "StorageError",
     "StoredObject",

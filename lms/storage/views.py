@@ -28,7 +28,7 @@ def _local_storage() -> LocalStorage:
 
 
 @bp.get("/files/<path:key>")
-def download(key: str) -> Response:
+def serve(key: str) -> Response:
     storage = _local_storage()
     try:
         signed = storage.verify_download(key, request.args.items(multi=True))
@@ -40,7 +40,8 @@ def download(key: str) -> Response:
         abort(404)
     if not path.is_file():
         abort(404)
-    name = signed.filename or posixpath.basename(key)
+    # Signed names come from our own database, but a control character would break the header.
+    name = "".join(c for c in signed.filename or "" if c.isprintable()) or posixpath.basename(key)
     mimetype = signed.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
     # Cache no longer than the URL lives, and only in the browser: the URL is a credential.
     max_age = max(int(signed.expires - time.time()), 0)
