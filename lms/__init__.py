@@ -46,7 +46,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     )
     app.config.update({k: v for k, v in overrides.items() if not k.startswith("LMS_")})
 
-    from lms import db, extensions, i18n, mail, storage
+    from lms import db, extensions, i18n, jobs, mail, storage
     from lms.core import labels, security
 
     db.init_app(app, settings.database_url)
@@ -60,6 +60,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     extensions.limiter.init_app(app)
     mail.init_app(app, settings)
     storage.init_app(app, settings)
+    jobs.init_app(app, settings)
     security.init_app(app)
     labels.init_app(app)
 
@@ -67,12 +68,26 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from lms.accounts.views import init_login
     from lms.admin.views import bp as admin_bp
     from lms.api.views import bp as api_bp
+    from lms.catalog.views import bp as catalog_bp
     from lms.core.views import bp as core_bp
+    from lms.learning.views import bp as learning_bp
+    from lms.media.views import bp as media_bp
     from lms.programs.views import bp as programs_bp
     from lms.storage.views import bp as storage_bp
 
     init_login(app)
-    for blueprint in (core_bp, accounts_bp, admin_bp, programs_bp, storage_bp, api_bp):
+    blueprints = (
+        core_bp,
+        accounts_bp,
+        admin_bp,
+        programs_bp,
+        catalog_bp,
+        learning_bp,
+        media_bp,
+        storage_bp,
+        api_bp,
+    )
+    for blueprint in blueprints:
         app.register_blueprint(blueprint)
 
     from lms.cli import register_commands

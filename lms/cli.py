@@ -6,10 +6,11 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup
+from flask.cli import AppGroup, ScriptInfo
 from sqlalchemy import select
 
 from lms.config import ConfigError
+from lms.content.cli import content_group
 
 lms_group = AppGroup("lms", help="Kenshu administration commands.")
 
@@ -45,9 +46,32 @@ def demo_command(password: str) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--debug/--no-debug", default=False)
-def serve_command(host: str, port: int, debug: bool) -> None:
-    """Serve the application with the development server."""
+@click.option(
+    "--workers",
+    default=2,
+    show_default=True,
+    type=int,
+    help="Background job threads run in this process (0: run `lms worker` instead).",
+)
+def serve_command(host: str, port: int, debug: bool, workers: int) -> None:
+    """Serve the application with the development server, and run background jobs."""
+    from lms.jobs import get_jobs  # noqa: PLC0415
+
+    if workers > 0:
+        get_jobs().start_consumer(workers=workers)
     current_app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True)
+
+
+@lms_group.command("worker")
+@click.option("--workers", default=2, show_default=True, type=int)
+def worker_command(workers: int) -> None:
+    """Run background jobs (media processing, email) until interrupted."""
+    from huey.consumer import Consumer  # noqa: PLC0415
+
+    from lms.jobs import get_jobs  # noqa: PLC0415
+
+    click.echo(f"Kenshu worker: {workers} threads on the job queue. Ctrl-C stops.")
+    Consumer(get_jobs().huey, workers=workers, worker_type="thread").run()
 
 
 @lms_group.command("create-user")
@@ -66,11 +90,15 @@ def create_user_command(
     email: str, name: str, roles: tuple[str, ...], sponsor_name: str | None, password: str
 ) -> None:
     """Create an account with one or more roles."""
+    from flask_babel import force_locale  # noqa: PLC0415
+
     from lms.accounts.services import AccountError, create_user  # noqa: PLC0415
     from lms.db import new_session  # noqa: PLC0415
     from lms.programs.models import Sponsor  # noqa: PLC0415
 
-    with new_session() as session:
+    # No request here: error messages use the configured language, not the browser's.
+    settings = current_app.config["LMS_SETTINGS"]
+    with force_locale(settings.default_locale), new_session() as session:
         sponsor_id = None
         if sponsor_name:
             sponsor = session.scalar(select(Sponsor).where(Sponsor.name == sponsor_name))
@@ -111,6 +139,9 @@ def translations_check_command() -> None:
     click.echo("All catalogues are complete.")
 
 
+lms_group.add_command(content_group)
+
+
 def register_commands(app: Flask) -> None:
     app.cli.add_command(lms_group)
 
@@ -127,16 +158,8 @@ def _create_app_for_cli() -> Flask:
 
 def main() -> None:
     """Entry point of the ``lms`` console script: the ``lms`` group at top level."""
-
-    cli = FlaskGroup(
-        create_app=_create_app_for_cli,
-        add_default_commands=False,
-        add_version_option=False,
-        load_dotenv=False,
-    )
-    for name, command in lms_group.commands.items():
-        cli.add_command(command, name)
-    cli(prog_name="lms")
+    info = ScriptInfo(create_app=_create_app_for_cli, load_dotenv_defaults=False)
+    lms_group.main(prog_name="lms", obj=info)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,33 @@ from babel import Locale
 # The languages we ship a complete catalogue for, with their names in themselves.
 LANGUAGES: dict[str, str] = {"en": "English", "ja": "日本語"}
 
+# Languages course content may be written in (the interface ships LANGUAGES only).
+CONTENT_LANGUAGES: dict[str, str] = {
+    "en": "English",
+    "ja": "日本語",
+    "th": "ไทย",
+    "vi": "Tiếng Việt",
+    "id": "Bahasa Indonesia",
+    "ms": "Bahasa Melayu",
+    "fil": "Filipino",
+    "zh": "中文",
+    "ko": "한국어",
+    "mn": "Монгол",
+    "ne": "नेपाली",
+    "bn": "বাংলা",
+    "hi": "हिन्दी",
+    "ur": "اردو",
+    "ar": "العربية",
+    "fa": "فارسی",
+    "tr": "Türkçe",
+    "ru": "Русский",
+    "uk": "Українська",
+    "fr": "Français",
+    "es": "Español",
+    "pt": "Português",
+    "sw": "Kiswahili",
+}
+
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 
 
