@@ -41,7 +41,7 @@ lint: install-test
 
 # Refresh the message template and merge it into every catalogue.
 messages: $(VENV)/.installed
-	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -o lms/i18n/messages.pot lms
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext -o lms/i18n/messages.pot .
 	$(BIN)/pybabel -q update -N -i lms/i18n/messages.pot -d $(CATALOGUES)
 
 clean:

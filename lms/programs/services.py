@@ -293,18 +293,20 @@ class SponsorRow:
 
 
 def sponsor_rows(session: Session) -> list[SponsorRow]:
-    programmes = dict(
-        session.execute(
+    programmes: dict[int, int] = {
+        sponsor_id: n
+        for sponsor_id, n in session.execute(
             select(Programme.sponsor_id, func.count()).group_by(Programme.sponsor_id)
-        ).tuples()
-    )
-    staff = dict(
-        session.execute(
+        )
+    }
+    staff: dict[int, int] = {
+        sponsor_id: n
+        for sponsor_id, n in session.execute(
             select(User.sponsor_id, func.count())
             .where(User.sponsor_id.is_not(None))
             .group_by(User.sponsor_id)
-        ).tuples()
-    )
+        )
+    }
     return [
         SponsorRow(sponsor, programmes.get(sponsor.id, 0), staff.get(sponsor.id, 0))
         for sponsor in session.scalars(select(Sponsor).order_by(Sponsor.name))
