@@ -73,3 +73,18 @@ def test_create_app_does_not_migrate(tmp_path: Path, kind: str) -> None:
         with engine.connect() as connection:
             assert inspect(connection).get_table_names() == []
         engine.dispose()
+
+
+def test_downgrade_to_base_and_back_on_sqlite(tmp_path: Path) -> None:
+    from alembic import command
+
+    from lms.migrate import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'roundtrip.db'}"
+    upgrade(url)
+    command.downgrade(alembic_config(url), "base")
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
+    engine.dispose()
+    _assert_no_difference(url)

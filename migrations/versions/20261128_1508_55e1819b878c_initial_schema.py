@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: e36fc4a53f4d
+Revision ID: 55e1819b878c
 Revises: 
-Create Date: 2026-11-28 14:52:41.942824
+Create Date: 2026-11-28 15:08:55.706953
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import lms.db
 
 
-revision: str = 'e36fc4a53f4d'
+revision: str = '55e1819b878c'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -26,7 +26,11 @@ def upgrade() -> None:
     sa.Column('code', sa.String(length=40), nullable=False),
     sa.Column('title', sa.String(length=200), nullable=False),
     sa.Column('default_language', sa.String(length=16), nullable=False),
+    sa.Column('texts', sa.JSON(), nullable=False),
     sa.Column('created_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_version_id', sa.Integer(), nullable=True),
+    sa.Column('draft_changed', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_courses')),
     sa.UniqueConstraint('code', name=op.f('uq_courses_code'))
     )
@@ -39,6 +43,16 @@ def upgrade() -> None:
     sa.Column('created_at', lms.db.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sponsors')),
     sa.UniqueConstraint('name', name=op.f('uq_sponsors_name'))
+    )
+    op.create_table('modules',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('uid', sa.String(length=64), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('texts', sa.JSON(), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_modules_course_id_courses'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_modules')),
+    sa.UniqueConstraint('course_id', 'uid', name=op.f('uq_modules_course_id_uid'))
     )
     op.create_table('programmes',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -90,6 +104,31 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_events_actor_id'), ['actor_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_events_at'), ['at'], unique=False)
 
+    op.create_table('course_instructors',
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_course_instructors_course_id_courses'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_course_instructors_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('course_id', 'user_id', name=op.f('pk_course_instructors'))
+    )
+    with op.batch_alter_table('course_instructors', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_course_instructors_user_id'), ['user_id'], unique=False)
+
+    op.create_table('course_versions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('snapshot', sa.JSON(), nullable=False),
+    sa.Column('published_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('published_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_course_versions_course_id_courses'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['published_by_id'], ['users.id'], name=op.f('fk_course_versions_published_by_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_course_versions')),
+    sa.UniqueConstraint('course_id', 'number', name=op.f('uq_course_versions_course_id_number'))
+    )
+    # courses and course_versions point at each other: the second link comes after both exist.
+    with op.batch_alter_table('courses', schema=None) as batch_op:
+        batch_op.create_foreign_key(op.f('fk_courses_published_version_id_course_versions'), 'course_versions', ['published_version_id'], ['id'], ondelete='SET NULL')
     op.create_table('enrolments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('programme_id', sa.Integer(), nullable=False),
@@ -105,6 +144,34 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('enrolments', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_enrolments_user_id'), ['user_id'], unique=False)
+
+    op.create_table('media_assets',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=True),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('filename', sa.String(length=255), nullable=False),
+    sa.Column('key', sa.String(length=400), nullable=False),
+    sa.Column('content_type', sa.String(length=100), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=True),
+    sa.Column('sha256', sa.String(length=64), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('progress', sa.Double(), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('duration', sa.Double(), nullable=True),
+    sa.Column('width', sa.Integer(), nullable=True),
+    sa.Column('height', sa.Integer(), nullable=True),
+    sa.Column('poster_key', sa.String(length=400), nullable=True),
+    sa.Column('info', sa.JSON(), nullable=False),
+    sa.Column('created_by_id', sa.Integer(), nullable=True),
+    sa.Column('created_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_media_assets_course_id_courses'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['created_by_id'], ['users.id'], name=op.f('fk_media_assets_created_by_id_users'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_media_assets')),
+    sa.UniqueConstraint('key', name=op.f('uq_media_assets_key'))
+    )
+    with op.batch_alter_table('media_assets', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_media_assets_course_id'), ['course_id'], unique=False)
 
     op.create_table('programme_courses',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -146,11 +213,83 @@ def upgrade() -> None:
     with op.batch_alter_table('user_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_tokens_user_id'), ['user_id'], unique=False)
 
+    op.create_table('lessons',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('module_id', sa.Integer(), nullable=True),
+    sa.Column('uid', sa.String(length=64), nullable=False),
+    sa.Column('position', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=20), nullable=False),
+    sa.Column('required', sa.Boolean(), nullable=False),
+    sa.Column('estimated_minutes', sa.Integer(), nullable=False),
+    sa.Column('completion_threshold', sa.Double(), nullable=False),
+    sa.Column('texts', sa.JSON(), nullable=False),
+    sa.Column('media_id', sa.Integer(), nullable=True),
+    sa.Column('settings', sa.JSON(), nullable=False),
+    sa.Column('archived_at', lms.db.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_lessons_course_id_courses'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['media_id'], ['media_assets.id'], name=op.f('fk_lessons_media_id_media_assets'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['module_id'], ['modules.id'], name=op.f('fk_lessons_module_id_modules'), ondelete='SET NULL'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_lessons')),
+    sa.UniqueConstraint('course_id', 'uid', name=op.f('uq_lessons_course_id_uid'))
+    )
+    with op.batch_alter_table('lessons', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_lessons_media_id'), ['media_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_lessons_module_id'), ['module_id'], unique=False)
+
+    op.create_table('media_captions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('asset_id', sa.Integer(), nullable=False),
+    sa.Column('language', sa.String(length=16), nullable=False),
+    sa.Column('key', sa.String(length=400), nullable=False),
+    sa.Column('cue_count', sa.Integer(), nullable=False),
+    sa.Column('created_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['asset_id'], ['media_assets.id'], name=op.f('fk_media_captions_asset_id_media_assets'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_media_captions')),
+    sa.UniqueConstraint('asset_id', 'language', name=op.f('uq_media_captions_asset_id_language')),
+    sa.UniqueConstraint('key', name=op.f('uq_media_captions_key'))
+    )
+    op.create_table('media_renditions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('asset_id', sa.Integer(), nullable=False),
+    sa.Column('name', sa.String(length=20), nullable=False),
+    sa.Column('key', sa.String(length=400), nullable=False),
+    sa.Column('content_type', sa.String(length=100), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
+    sa.Column('width', sa.Integer(), nullable=True),
+    sa.Column('height', sa.Integer(), nullable=True),
+    sa.Column('bitrate', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['asset_id'], ['media_assets.id'], name=op.f('fk_media_renditions_asset_id_media_assets'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_media_renditions')),
+    sa.UniqueConstraint('asset_id', 'name', name=op.f('uq_media_renditions_asset_id_name')),
+    sa.UniqueConstraint('key', name=op.f('uq_media_renditions_key'))
+    )
+    op.create_table('media_uploads',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('asset_id', sa.Integer(), nullable=False),
+    sa.Column('upload_id', sa.String(length=400), nullable=False),
+    sa.Column('part_size', sa.BigInteger(), nullable=False),
+    sa.Column('total_size', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['asset_id'], ['media_assets.id'], name=op.f('fk_media_uploads_asset_id_media_assets'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_media_uploads')),
+    sa.UniqueConstraint('asset_id', name=op.f('uq_media_uploads_asset_id'))
+    )
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('courses', schema=None) as batch_op:
+        batch_op.drop_constraint(op.f('fk_courses_published_version_id_course_versions'), type_='foreignkey')
+    op.drop_table('media_uploads')
+    op.drop_table('media_renditions')
+    op.drop_table('media_captions')
+    with op.batch_alter_table('lessons', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_lessons_module_id'))
+        batch_op.drop_index(batch_op.f('ix_lessons_media_id'))
+
+    op.drop_table('lessons')
     with op.batch_alter_table('user_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_tokens_user_id'))
 
@@ -163,10 +302,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_programme_courses_course_id'))
 
     op.drop_table('programme_courses')
+    with op.batch_alter_table('media_assets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_media_assets_course_id'))
+
+    op.drop_table('media_assets')
     with op.batch_alter_table('enrolments', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_enrolments_user_id'))
 
     op.drop_table('enrolments')
+    op.drop_table('course_versions')
+    with op.batch_alter_table('course_instructors', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_course_instructors_user_id'))
+
+    op.drop_table('course_instructors')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_events_at'))
         batch_op.drop_index(batch_op.f('ix_audit_events_actor_id'))
@@ -178,6 +326,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_programmes_sponsor_id'))
 
     op.drop_table('programmes')
+    op.drop_table('modules')
     op.drop_table('sponsors')
     op.drop_table('courses')
     # ### end Alembic commands ###
