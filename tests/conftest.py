@@ -30,6 +30,20 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PG_URL = os.environ.get("LMS_TEST_DATABASE_URL", "")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2id with the library's test profile: same algorithm, a fraction of the memory."""
+    from argon2 import PasswordHasher, profiles
+
+    from lms.accounts import services
+
+    saved = services._hasher, services._DUMMY_HASH
+    services._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    services._DUMMY_HASH = services._hasher.hash("dummy password")
+    yield
+    services._hasher, services._DUMMY_HASH = saved
+
+
 def require_postgres() -> str:
     if PG_URL:
         return PG_URL
