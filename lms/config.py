@@ -68,6 +68,20 @@ def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> i
     return value
 
 
+def _rate_limit(env: Mapping[str, str], name: str, default: str) -> str:
+    """A rate limit such as ``10 per minute``; a bad one would silently disable the limit."""
+    from limits import parse_many  # noqa: PLC0415
+
+    value = env.get(PREFIX + name) or default
+    try:
+        parse_many(value)
+    except ValueError:
+        raise ConfigError(
+            f"{PREFIX}{name} must be a rate limit such as '10 per minute', not {value!r}"
+        ) from None
+    return value
+
+
 def _check_database_url(url: str) -> str:
     try:
         parsed = make_url(url)
@@ -171,8 +185,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_request_mb=_int(env, "MAX_REQUEST_MB", 64),
         reset_token_minutes=_int(env, "RESET_TOKEN_MINUTES", 60),
         invitation_token_days=_int(env, "INVITATION_TOKEN_DAYS", 14),
-        login_rate_limit=env.get("LMS_LOGIN_RATE_LIMIT") or Settings.login_rate_limit,
-        reset_rate_limit=env.get("LMS_RESET_RATE_LIMIT") or Settings.reset_rate_limit,
+        login_rate_limit=_rate_limit(env, "LOGIN_RATE_LIMIT", Settings.login_rate_limit),
+        reset_rate_limit=_rate_limit(env, "RESET_RATE_LIMIT", Settings.reset_rate_limit),
         default_locale=default_locale,
         default_timezone=default_timezone,
     )

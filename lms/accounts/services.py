@@ -33,7 +33,11 @@ MIN_PASSWORD_LENGTH = 10
 _hasher = PasswordHasher()  # Argon2id, memory-hard
 # Verified against when the email is unknown, so both paths cost the same time.
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
-COUNTRY_CODES = frozenset(c for c in Locale("en").territories if len(c) == 2 and c.isalpha())
+# CLDR territories that are not countries: unions, macro-regions, pseudo-locales, "unknown".
+_NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "QO", "XA", "XB", "ZZ"})
+COUNTRY_CODES = frozenset(
+    c for c in Locale("en").territories if len(c) == 2 and c.isalpha() and c not in _NOT_COUNTRIES
+)
 TIMEZONES = frozenset(available_timezones())
 
 

@@ -71,7 +71,9 @@ def init_login(app: Flask) -> None:
 
     @app.context_processor
     def _language_switcher():
-        form = LanguageForm(prefix="lang")
+        # Display only: never read the request body here, so that error pages (413
+        # above all) can render without touching the form data again.
+        form = LanguageForm(prefix="lang", formdata=None)
         form.locale.choices = list(LANGUAGES.items())
         form.locale.data = str(get_locale())
         form.next.data = request.full_path.rstrip("?")
