@@ -45,6 +45,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.config.update({k: v for k, v in overrides.items() if not k.startswith("LMS_")})
+    if settings.trusted_proxies:
+        # Behind a load balancer: take the client address and scheme from its headers,
+        # so rate limits and the audit log see real addresses.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
 
     from lms import db, extensions, i18n, jobs, mail, storage
     from lms.core import labels, security

@@ -20,10 +20,15 @@ DEMO_PASSWORD = "kenshu-demo-2026"  # noqa: S105 - printed on purpose for the de
 @lms_group.command("init")
 def init_command() -> None:
     """Create or upgrade the database schema (runs the migrations)."""
+    from sqlalchemy.exc import OperationalError  # noqa: PLC0415
+
     from lms.migrate import upgrade  # noqa: PLC0415
 
     settings = current_app.config["LMS_SETTINGS"]
-    upgrade(settings.database_url)
+    try:
+        upgrade(settings.database_url)
+    except OperationalError as error:
+        raise click.ClickException(f"Cannot reach the database: {error.orig}") from None
     click.echo("Database is up to date.")
 
 

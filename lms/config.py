@@ -48,6 +48,7 @@ class Settings:
     reset_rate_limit: str = "5 per minute"
     default_locale: str = "en"
     default_timezone: str = "UTC"
+    trusted_proxies: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -189,4 +190,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         reset_rate_limit=_rate_limit(env, "RESET_RATE_LIMIT", Settings.reset_rate_limit),
         default_locale=default_locale,
         default_timezone=default_timezone,
+        trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, minimum=0),
     )

@@ -44,8 +44,11 @@ TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 
 
 def select_locale() -> str:
-    from flask import current_app, request, session  # noqa: PLC0415
+    from flask import current_app, has_request_context, request, session  # noqa: PLC0415
     from flask_login import current_user  # noqa: PLC0415
+
+    if not has_request_context():  # CLI commands and background jobs
+        return current_app.config["LMS_SETTINGS"].default_locale
 
     chosen = None
     if current_user and current_user.is_authenticated:
@@ -58,8 +61,11 @@ def select_locale() -> str:
 
 
 def select_timezone() -> str:
-    from flask import current_app  # noqa: PLC0415
+    from flask import current_app, has_request_context  # noqa: PLC0415
     from flask_login import current_user  # noqa: PLC0415
+
+    if not has_request_context():
+        return current_app.config["LMS_SETTINGS"].default_timezone
 
     if current_user and current_user.is_authenticated and current_user.timezone:
         return current_user.timezone

@@ -100,3 +100,39 @@ def test_cli_reports_configuration_errors_without_a_traceback(tmp_path, extra, v
     assert variable in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
     assert not (tmp_path / "instance" / "kenshu.db").exists()
+
+
+def test_trusted_proxy_address_reaches_the_audit_log(app_factory, make_user):
+    from sqlalchemy import select
+
+    from lms.audit.models import AuditEvent
+    from lms.db import new_session
+
+    app = app_factory(LMS_TRUSTED_PROXIES="1")
+    user = make_user("trainee", email="proxied@example.org")
+    client = app.test_client()
+    client.post(
+        "/login",
+        data={"email": user.email, "password": "correct horse battery"},
+        headers={"X-Forwarded-For": "203.0.113.7"},
+    )
+    with new_session(app) as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "login")).one()
+    assert event.ip == "203.0.113.7"
+
+
+def test_untrusted_forwarded_header_is_ignored(app, make_user, client):
+    from sqlalchemy import select
+
+    from lms.audit.models import AuditEvent
+    from lms.db import new_session
+
+    user = make_user("trainee", email="direct@example.org")
+    client.post(
+        "/login",
+        data={"email": user.email, "password": "correct horse battery"},
+        headers={"X-Forwarded-For": "203.0.113.7"},
+    )
+    with new_session(app) as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == "login")).one()
+    assert event.ip != "203.0.113.7"
