@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from lms.accounts.models import Role, User
+from lms.accounts.models import Role, User, UserRole
 from lms.audit.services import record
 from lms.catalog.models import (
     DEFAULT_VIDEO_THRESHOLD,
@@ -58,6 +58,29 @@ def editable_courses(session: Session, user: User) -> list[Course]:
     if not user.has_role(Role.ADMIN):
         query = query.join(CourseInstructor).where(CourseInstructor.user_id == user.id)
     return list(session.scalars(query))
+
+
+def editable_course_rows(session: Session, user: User) -> list[tuple[Course, int | None]]:
+    """The courses ``user`` may edit, each with its published version number (or None)."""
+    query = (
+        select(Course, CourseVersion.number)
+        .outerjoin(CourseVersion, CourseVersion.id == Course.published_version_id)
+        .order_by(Course.title, Course.code)
+    )
+    if not user.has_role(Role.ADMIN):
+        query = query.join(CourseInstructor, CourseInstructor.course_id == Course.id).where(
+            CourseInstructor.user_id == user.id
+        )
+    return [(course, number) for course, number in session.execute(query)]
+
+
+def published_number(session: Session, course: Course) -> int | None:
+    """The number of the version trainees see, None when the course was never published."""
+    if course.published_version_id is None:
+        return None
+    return session.scalar(
+        select(CourseVersion.number).where(CourseVersion.id == course.published_version_id)
+    )
 
 
 # --- texts ---------------------------------------------------------------------------
@@ -130,12 +153,39 @@ def update_course_texts(course: Course, language: str, title: str, summary: str)
     _touch(course)
 
 
-def set_instructors(session: Session, course: Course, user_ids: list[int]) -> None:
-    users = session.scalars(select(User).where(User.id.in_(user_ids))).all()
-    if len(users) != len(set(user_ids)) or not all(u.has_role(Role.INSTRUCTOR) for u in users):
+def instructor_candidates(session: Session) -> list[User]:
+    """Every account with the instructor role, for the course's instructor list."""
+    return list(
+        session.scalars(
+            select(User)
+            .where(User.roles.any(UserRole.role == str(Role.INSTRUCTOR)))
+            .order_by(User.name, User.email)
+        )
+    )
+
+
+def set_instructors(
+    session: Session, course: Course, user_ids: list[int], actor: User | None = None
+) -> None:
+    wanted = set(user_ids)
+    users = session.scalars(select(User).where(User.id.in_(wanted))).all() if wanted else []
+    if len(users) != len(wanted) or not all(u.has_role(Role.INSTRUCTOR) for u in users):
         raise CatalogError(_l("Only instructors can author a course."))
-    course.instructors = [CourseInstructor(user_id=u.id) for u in users]
+    # Keep the rows of instructors who stay, add the new ones, drop the others.
+    kept = [i for i in course.instructors if i.user_id in wanted]
+    present = {i.user_id for i in kept}
+    course.instructors = kept + [
+        CourseInstructor(user_id=u.id) for u in users if u.id not in present
+    ]
     session.flush()
+    if actor is not None:
+        record(
+            session,
+            "course_instructors_set",
+            actor_id=actor.id,
+            subject=course.code,
+            instructors=sorted(wanted),
+        )
 
 
 # --- modules -------------------------------------------------------------------------
@@ -203,6 +253,11 @@ def delete_module(session: Session, module: Module) -> None:
 
 
 # --- lessons -------------------------------------------------------------------------
+
+
+def module_lessons(session: Session, module: Module) -> list[Lesson]:
+    """The module's lessons in the draft (archived ones left out), in order."""
+    return _module_lessons(session, module)
 
 
 def _module_lessons(session: Session, module: Module) -> list[Lesson]:
@@ -295,6 +350,10 @@ def move_lesson(session: Session, lesson: Lesson, step: int) -> None:
 def move_lesson_to_module(session: Session, lesson: Lesson, module: Module) -> None:
     if module.course_id != lesson.course_id:
         raise CatalogError(_l("A lesson can only move within its course."))
+    if lesson.archived_at is not None:
+        raise CatalogError(_l("This lesson is archived."))
+    if lesson.module_id == module.id:
+        return
     old = session.get(Module, lesson.module_id) if lesson.module_id else None
     lesson.module_id = module.id
     lesson.position = len(_module_lessons(session, module))
