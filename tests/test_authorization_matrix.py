@@ -59,6 +59,27 @@ MATRIX: dict[str, set[str]] = {
     "api.me": SIGNED_IN,
     "api.update_me": SIGNED_IN,
     "api.openapi": EVERYONE,
+    "catalog.courses": {"instructor", "admin"},
+    "catalog.course_new": {"instructor", "admin"},
+    # The world's course has no instructor yet: only admins may edit it.
+    "catalog.course_edit": ADMIN,
+    "catalog.course_instructors": ADMIN,
+    "catalog.course_publish": ADMIN,
+    "catalog.course_preview": ADMIN,
+    "catalog.lesson_preview": ADMIN,
+    "catalog.module_add": ADMIN,
+    "catalog.module_rename": ADMIN,
+    "catalog.module_move": ADMIN,
+    "catalog.module_delete": ADMIN,
+    "catalog.lesson_add": ADMIN,
+    "catalog.lesson_edit": ADMIN,
+    "catalog.lesson_move": ADMIN,
+    "catalog.lesson_relocate": ADMIN,
+    "catalog.lesson_archive": ADMIN,
+    "learning.my_courses": SIGNED_IN,
+    # Unpublished and in no programme: only admins get past the access check.
+    "learning.course": ADMIN,
+    "learning.lesson": ADMIN,
     "storage.serve": SIGNED_URL,
     "storage.upload_part": SIGNED_URL,
 }
@@ -101,6 +122,8 @@ SAMPLE_VALUES = {
     "upload_id": "0123456789abcdef",
     "part_number": 1,
     "item_id": 1,
+    "module_id": 1,
+    "lesson_id": 1,
     "enrolment_id": 1,
 }
 

@@ -92,7 +92,9 @@ def home_sections(session: Session, user: User) -> dict[str, Any]:
             )
         )
     if user.has_role(Role.INSTRUCTOR):
-        sections["courses"] = list(session.scalars(select(Course).order_by(Course.title)))
+        from lms.catalog.services import editable_courses  # noqa: PLC0415
+
+        sections["courses"] = editable_courses(session, user)
     if user.has_role(Role.SPONSOR, Role.ADMIN):
         programmes = visible_programmes(session, user)
         sections["programmes"] = programmes
