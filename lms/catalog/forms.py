@@ -102,7 +102,7 @@ class LessonForm(FlaskForm):
     )
     # The ranges are checked by the service, the one place that knows them.
     completion_threshold = IntegerField(
-        _l("Completion threshold (% of the video watched)"),
+        _l("Completion threshold (percentage of the video watched)"),
         validators=[Optional()],
     )
 
