@@ -76,9 +76,32 @@ def test_error_page_in_japanese_sets_the_language(client):
     assert response.status_code == 404
     html = response.get_data(as_text=True)
     assert '<html lang="ja" dir="ltr"' in html
-    # Japanese error texts are asserted once the ja catalogue is written; until then
-    # the page must still render (English fallback) rather than fail.
     assert "404" in html
+    assert "This page does not exist." not in html
+    assert "ページ" in html  # the Japanese message, not the English fallback
+
+
+def test_api_error_in_japanese(client):
+    response = client.get("/api/v1/me", headers={"Accept-Language": "ja"})
+    assert response.status_code == 401
+    message = response.json["error"]["message"]
+    assert message != "Please sign in to continue." and message.isascii() is False
+
+
+@pytest.mark.parametrize("locale", ["en", "ja"])
+def test_each_demo_role_page_is_translated(app, make_user, locale):
+    from tests.conftest import login
+
+    for role in ("admin", "instructor", "sponsor", "trainee"):
+        client = app.test_client()
+        user = make_user(role, locale=locale, email=f"{role}-{locale}@example.org", sponsor_id=None)
+        login(client, user.email)
+        html = client.get("/").get_data(as_text=True)
+        assert f'<html lang="{locale}"' in html
+        if locale == "ja":
+            assert "ログアウト" in html and "Sign out" not in html
+        else:
+            assert "Sign out" in html
 
 
 def test_unhandled_error_is_a_500_page_and_rolls_back(app_factory, make_user):
