@@ -77,6 +77,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from lms.api.views import bp as api_bp
     from lms.catalog.views import bp as catalog_bp
     from lms.core.views import bp as core_bp
+    from lms.learning.beats import bp as progress_bp
     from lms.learning.views import bp as learning_bp
     from lms.media.views import bp as media_bp
     from lms.programs.views import bp as programs_bp
@@ -91,6 +92,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         catalog_bp,
         learning_bp,
         media_bp,
+        progress_bp,
         storage_bp,
         api_bp,
     )

@@ -7,14 +7,18 @@ otherwise; services only flush.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, current_app, g
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -109,3 +113,55 @@ def get_session() -> Session:
 def new_session(app: Flask | None = None) -> Session:
     """A session outside any request (CLI commands, jobs, tests); the caller commits."""
     return (app or current_app).extensions["lms.sessionmaker"]()
+
+
+# --- side effects that follow the transaction ------------------------------------------
+#
+# Actions wait in ``session.info``; two listeners, attached once per session and never
+# removed, run them (removing a listener while SQLAlchemy dispatches the event fails
+# with "deque mutated during iteration"). Used to queue jobs and delete storage objects
+# only once the rows that refer to them are committed or rolled back.
+
+_HOOKS = "lms.after_transaction"
+
+
+def _hooks(session: Session) -> dict[str, list[Callable[[], None]]]:
+    hooks = session.info.get(_HOOKS)
+    if hooks is None:
+        hooks = {"commit": [], "rollback": []}
+        session.info[_HOOKS] = hooks
+        event.listen(session, "after_commit", _run_commit_hooks)
+        event.listen(session, "after_soft_rollback", _run_rollback_hooks)
+    return hooks
+
+
+def _run(actions: list[Callable[[], None]]) -> None:
+    for action in actions:
+        try:
+            action()
+        except Exception:  # the transaction is over; report and go on
+            log.exception("an action after the transaction failed")
+
+
+def _run_commit_hooks(session: Session) -> None:
+    hooks = session.info.get(_HOOKS)
+    if hooks:
+        actions, hooks["commit"], hooks["rollback"] = hooks["commit"], [], []
+        _run(actions)
+
+
+def _run_rollback_hooks(session: Session, transaction: SessionTransaction) -> None:
+    hooks = session.info.get(_HOOKS)
+    if hooks and transaction.parent is None:  # the outermost transaction only
+        actions, hooks["commit"], hooks["rollback"] = hooks["rollback"], [], []
+        _run(actions)
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once ``session`` commits; forget it if it rolls back."""
+    _hooks(session)["commit"].append(action)
+
+
+def on_rollback(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` if ``session`` rolls back; forget it once it commits."""
+    _hooks(session)["rollback"].append(action)

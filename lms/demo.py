@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from lms.accounts.models import Role, User
 from lms.accounts.services import create_user, find_user_by_email, set_password
 from lms.db import new_session
-from lms.programs.models import Enrolment, Programme, Sponsor, SponsorKind
+from lms.programs.models import Enrolment, Programme, ProgrammeCourse, Sponsor, SponsorKind
 
 SPONSORS = [
     (
@@ -112,7 +112,7 @@ def _sponsor(session: Session, name: str, kind: str, contact: str, email: str) -
 
 def load_demo(app: Flask, password: str) -> list[tuple[str, str]]:
     """Create (or refresh the passwords of) the demo accounts; returns (role, email) pairs."""
-    with new_session(app) as session:
+    with app.app_context(), new_session(app) as session:
         sponsors = [_sponsor(session, *row) for row in SPONSORS]
         programmes = []
         for code, title, sponsor_index, starts, ends in PROGRAMMES:
@@ -160,5 +160,23 @@ def load_demo(app: Flask, password: str) -> list[tuple[str, str]]:
                 if enrolled is None:
                     session.add(Enrolment(user_id=user.id, programme_id=programmes[0].id))
             printed.append((str(role), email))
+        _sample_course(app, session, programmes[0])
         session.commit()
     return printed
+
+
+def _sample_course(app: Flask, session: Session, programme: Programme) -> None:
+    """Import the sample course from content/ and include it in the first programme."""
+    from lms.content.sample import load_sample_course  # noqa: PLC0415
+    from lms.storage import get_storage  # noqa: PLC0415
+
+    instructor = find_user_by_email(session, "instructor@kenshu.example.org")
+    assert instructor is not None
+    course = load_sample_course(session, get_storage(app), instructor)
+    included = session.scalar(
+        select(ProgrammeCourse).where(
+            ProgrammeCourse.programme_id == programme.id, ProgrammeCourse.course_id == course.id
+        )
+    )
+    if included is None:
+        session.add(ProgrammeCourse(programme_id=programme.id, course_id=course.id, position=0))

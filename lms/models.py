@@ -3,6 +3,7 @@
 from lms.accounts.models import Role, TokenPurpose, User, UserRole, UserToken
 from lms.audit.models import AuditEvent
 from lms.catalog.models import Course, CourseInstructor, CourseVersion, Lesson, LessonKind, Module
+from lms.learning.models import LessonProgress, PlaybackSession, ProgressStatus
 from lms.media.models import Caption, MediaAsset, MediaKind, MediaStatus, MediaUpload, Rendition
 from lms.programs.models import Enrolment, EnrolmentStatus, Programme, ProgrammeCourse, Sponsor
 
@@ -13,16 +14,19 @@ __all__ = [
     "CourseInstructor",
     "CourseVersion",
     "Lesson",
+    "LessonProgress",
     "LessonKind",
     "MediaAsset",
     "MediaKind",
     "MediaStatus",
     "MediaUpload",
     "Module",
+    "PlaybackSession",
     "Rendition",
     "Enrolment",
     "EnrolmentStatus",
     "Programme",
+    "ProgressStatus",
     "ProgrammeCourse",
     "Role",
     "Sponsor",

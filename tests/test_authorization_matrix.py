@@ -13,9 +13,10 @@ import pytest
 from flask import Flask
 from werkzeug.routing import Rule
 
-from lms.catalog.models import Course
+from lms.accounts.models import User
+from lms.catalog import services as catalog
 from lms.db import new_session
-from lms.programs.models import Programme, Sponsor
+from lms.programs.models import Enrolment, Programme, ProgrammeCourse, Sponsor
 from tests.conftest import login
 
 ROLES = ("anonymous", "trainee", "instructor", "sponsor", "other_sponsor", "admin")
@@ -23,6 +24,9 @@ EVERYONE = set(ROLES)
 SIGNED_IN = EVERYONE - {"anonymous"}
 ADMIN = {"admin"}
 PROGRAMME_OWNER = {"sponsor", "admin"}
+COURSE_TEAM = {"instructor", "admin"}  # the course's own instructors
+# Enrolled trainees, the course's instructors, its programme's sponsor staff, admins.
+COURSE_READERS = {"trainee", "instructor", "sponsor", "admin"}
 # Authorised by a signature in the URL, not by a role: without one, everyone is refused.
 SIGNED_URL: set[str] = set()
 
@@ -61,25 +65,40 @@ MATRIX: dict[str, set[str]] = {
     "api.openapi": EVERYONE,
     "catalog.courses": {"instructor", "admin"},
     "catalog.course_new": {"instructor", "admin"},
-    # The world's course has no instructor yet: only admins may edit it.
-    "catalog.course_edit": ADMIN,
+    # The world's course is taught by the instructor: course team only.
+    "catalog.course_edit": COURSE_TEAM,
     "catalog.course_instructors": ADMIN,
-    "catalog.course_publish": ADMIN,
-    "catalog.course_preview": ADMIN,
-    "catalog.lesson_preview": ADMIN,
-    "catalog.module_add": ADMIN,
-    "catalog.module_rename": ADMIN,
-    "catalog.module_move": ADMIN,
-    "catalog.module_delete": ADMIN,
-    "catalog.lesson_add": ADMIN,
-    "catalog.lesson_edit": ADMIN,
-    "catalog.lesson_move": ADMIN,
-    "catalog.lesson_relocate": ADMIN,
-    "catalog.lesson_archive": ADMIN,
+    "catalog.course_publish": COURSE_TEAM,
+    "catalog.course_preview": COURSE_TEAM,
+    "catalog.lesson_preview": COURSE_TEAM,
+    "catalog.module_add": COURSE_TEAM,
+    "catalog.module_rename": COURSE_TEAM,
+    "catalog.module_move": COURSE_TEAM,
+    "catalog.module_delete": COURSE_TEAM,
+    "catalog.lesson_add": COURSE_TEAM,
+    "catalog.lesson_edit": COURSE_TEAM,
+    "catalog.lesson_move": COURSE_TEAM,
+    "catalog.lesson_relocate": COURSE_TEAM,
+    "catalog.lesson_archive": COURSE_TEAM,
     "learning.my_courses": SIGNED_IN,
-    # Unpublished and in no programme: only admins get past the access check.
-    "learning.course": ADMIN,
-    "learning.lesson": ADMIN,
+    "learning.course": COURSE_READERS,
+    "learning.lesson": COURSE_READERS,
+    "progress.beat": COURSE_READERS,
+    "progress.progress": COURSE_READERS,
+    "progress.done": COURSE_READERS,
+    # Media endpoints check the role first, then the lesson or asset (404 when missing).
+    "media.create_upload": {"instructor", "admin"},
+    "media.upload_state": {"instructor", "admin"},
+    "media.upload_part_urls": {"instructor", "admin"},
+    "media.complete_upload": {"instructor", "admin"},
+    "media.abort_upload": {"instructor", "admin"},
+    "media.asset_status": {"instructor", "admin"},
+    "media.lesson_media_page": {"instructor", "admin"},
+    "media.upload_caption": {"instructor", "admin"},
+    "media.delete_caption": {"instructor", "admin"},
+    "media.retry_processing": {"instructor", "admin"},
+    "media.remove_media": {"instructor", "admin"},
+    "media.caption_transcript": SIGNED_IN,
     "storage.serve": SIGNED_URL,
     "storage.upload_part": SIGNED_URL,
 }
@@ -87,7 +106,13 @@ MATRIX: dict[str, set[str]] = {
 
 @pytest.fixture
 def world(app: Flask, make_user):
-    """Two sponsors with a programme each, one course, and a user per role."""
+    """Two sponsors with a programme each, a published course taught by the instructor in
+    the first programme, the trainee enrolled in it, and a user per role."""
+    users = {
+        "trainee": make_user("trainee"),
+        "instructor": make_user("instructor"),
+        "admin": make_user("admin"),
+    }
     with new_session(app) as session:
         own = Sponsor(name="Own Sponsor", kind="ministry")
         other = Sponsor(name="Other Sponsor", kind="bank")
@@ -100,17 +125,27 @@ def world(app: Flask, make_user):
             starts_on=date(2026, 1, 1),
             ends_on=date(2026, 12, 31),
         )
-        course = Course(code="C-1", title="Course")
-        session.add_all([programme, course])
+        session.add(programme)
+        instructor = session.get(User, users["instructor"].id)
+        course = catalog.create_course(session, instructor, catalog.CourseData("C-1", "Course"))
+        module = catalog.add_module(session, course, "en", "Module")
+        lesson = catalog.add_lesson(
+            session, module, catalog.LessonData(kind="reading", title="Reading", language="en")
+        )
+        catalog.publish(session, instructor, course)
+        session.flush()
+        session.add(ProgrammeCourse(programme_id=programme.id, course_id=course.id))
+        session.add(Enrolment(programme_id=programme.id, user_id=users["trainee"].id))
         session.commit()
-        ids = {"programme_id": programme.id, "sponsor_id": own.id, "course_id": course.id}
-    users = {
-        "trainee": make_user("trainee"),
-        "instructor": make_user("instructor"),
-        "sponsor": make_user("sponsor", sponsor_id=ids["sponsor_id"]),
-        "other_sponsor": make_user("sponsor", sponsor_id=ids["sponsor_id"] + 1),
-        "admin": make_user("admin"),
-    }
+        ids = {
+            "programme_id": programme.id,
+            "sponsor_id": own.id,
+            "course_id": course.id,
+            "module_id": module.id,
+            "lesson_id": lesson.id,
+        }
+    users["sponsor"] = make_user("sponsor", sponsor_id=ids["sponsor_id"])
+    users["other_sponsor"] = make_user("sponsor", sponsor_id=ids["sponsor_id"] + 1)
     ids["user_id"] = users["trainee"].id
     return ids, users
 
@@ -122,8 +157,8 @@ SAMPLE_VALUES = {
     "upload_id": "0123456789abcdef",
     "part_number": 1,
     "item_id": 1,
-    "module_id": 1,
-    "lesson_id": 1,
+    "asset_id": 1,
+    "caption_id": 1,
     "enrolment_id": 1,
 }
 

@@ -9,7 +9,6 @@ row that is not there yet, and a rolled-back request queues nothing.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -18,10 +17,10 @@ from typing import Any
 from flask import Flask, current_app
 from huey import Huey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from lms.config import Settings
+from lms.db import after_commit
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +80,16 @@ class JobQueue:
 
     def start_consumer(self, workers: int = 2) -> Consumer:
         """Run a consumer in this process's threads (used by ``lms serve``)."""
-        consumer = Consumer(self.huey, workers=workers, worker_type="thread", periodic=False)
-        thread = threading.Thread(target=consumer.start, daemon=True, name="huey-consumer")
-        thread.start()
+        consumer = _ThreadConsumer(self.huey, workers=workers, worker_type="thread", periodic=False)
+        consumer.start()  # starts worker threads and returns
         return consumer
+
+
+class _ThreadConsumer(Consumer):
+    """A consumer living beside a web server: the server owns the process's signals."""
+
+    def _set_signal_handlers(self) -> None:
+        pass
 
 
 def init_app(app: Flask, settings: Settings) -> None:
@@ -101,15 +106,4 @@ def get_jobs(app: Flask | None = None) -> JobQueue:
 def enqueue_after_commit(session: Session, name: str, *args: Any) -> None:
     """Queue ``name(*args)`` once ``session`` commits; nothing if it rolls back."""
     queue = get_jobs()
-
-    def _enqueue(_session: Session) -> None:
-        _forget(_session)
-        queue.enqueue(name, *args)
-
-    def _forget(_session: Session, *_args: Any) -> None:
-        for hook, handler in (("after_commit", _enqueue), ("after_soft_rollback", _forget)):
-            if event.contains(session, hook, handler):
-                event.remove(session, hook, handler)
-
-    event.listen(session, "after_commit", _enqueue)
-    event.listen(session, "after_soft_rollback", _forget)
+    after_commit(session, lambda: queue.enqueue(name, *args))

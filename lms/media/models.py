@@ -32,6 +32,12 @@ class MediaAsset(Base):
     course_id: Mapped[int | None] = mapped_column(
         ForeignKey("courses.id", ondelete="CASCADE"), index=True
     )
+    # The lesson this file was uploaded for. It becomes the lesson's media (lessons.media_id)
+    # only once it is READY, so a replacement never takes the working file away before then.
+    # No foreign key on purpose: lessons.media_id already links the two tables, and a second
+    # path would make Lesson.media ambiguous; lessons are archived, never deleted, and the
+    # course's cascade removes both.
+    lesson_id: Mapped[int | None] = mapped_column(index=True)
     kind: Mapped[str] = mapped_column(String(20))
     filename: Mapped[str] = mapped_column(String(255))
     key: Mapped[str] = mapped_column(String(400), unique=True)  # the original, kept

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 55e1819b878c
+Revision ID: 4b36e12e21b6
 Revises: 
-Create Date: 2026-11-28 15:08:55.706953
+Create Date: 2026-11-28 15:51:11.432698
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import lms.db
 
 
-revision: str = '55e1819b878c'
+revision: str = '4b36e12e21b6'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -148,6 +148,7 @@ def upgrade() -> None:
     op.create_table('media_assets',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('course_id', sa.Integer(), nullable=True),
+    sa.Column('lesson_id', sa.Integer(), nullable=True),
     sa.Column('kind', sa.String(length=20), nullable=False),
     sa.Column('filename', sa.String(length=255), nullable=False),
     sa.Column('key', sa.String(length=400), nullable=False),
@@ -172,6 +173,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('media_assets', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_media_assets_course_id'), ['course_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_media_assets_lesson_id'), ['lesson_id'], unique=False)
 
     op.create_table('programme_courses',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -275,6 +277,55 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_media_uploads')),
     sa.UniqueConstraint('asset_id', name=op.f('uq_media_uploads_asset_id'))
     )
+    op.create_table('lesson_progress',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('lesson_id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('watched', sa.JSON(), nullable=False),
+    sa.Column('watched_seconds', sa.Double(), nullable=False),
+    sa.Column('duration', sa.Double(), nullable=True),
+    sa.Column('position', sa.Double(), nullable=False),
+    sa.Column('started_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_activity_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('completed_at', lms.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_lesson_progress_course_id_courses'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['lesson_id'], ['lessons.id'], name=op.f('fk_lesson_progress_lesson_id_lessons'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_lesson_progress_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_lesson_progress')),
+    sa.UniqueConstraint('user_id', 'lesson_id', name=op.f('uq_lesson_progress_user_id_lesson_id'))
+    )
+    with op.batch_alter_table('lesson_progress', schema=None) as batch_op:
+        batch_op.create_index('ix_lesson_progress_course_id_user_id', ['course_id', 'user_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_lesson_progress_lesson_id'), ['lesson_id'], unique=False)
+
+    op.create_table('playback_sessions',
+    sa.Column('id', sa.String(length=36), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('lesson_id', sa.Integer(), nullable=False),
+    sa.Column('started_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('client_started_ms', sa.BigInteger(), nullable=False),
+    sa.Column('client_latest_ms', sa.BigInteger(), nullable=False),
+    sa.Column('last_beat_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_seq', sa.Integer(), nullable=False),
+    sa.Column('missing_seqs', sa.JSON(), nullable=False),
+    sa.Column('beats', sa.Integer(), nullable=False),
+    sa.Column('credited_seconds', sa.Double(), nullable=False),
+    sa.Column('clipped_seconds', sa.Double(), nullable=False),
+    sa.Column('clipped_beats', sa.Integer(), nullable=False),
+    sa.Column('course_version_id', sa.Integer(), nullable=True),
+    sa.Column('duration', sa.Double(), nullable=True),
+    sa.Column('threshold', sa.Double(), nullable=True),
+    sa.Column('version', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['lesson_id'], ['lessons.id'], name=op.f('fk_playback_sessions_lesson_id_lessons'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_playback_sessions_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_playback_sessions'))
+    )
+    with op.batch_alter_table('playback_sessions', schema=None) as batch_op:
+        batch_op.create_index('ix_playback_sessions_user_id_lesson_id', ['user_id', 'lesson_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
@@ -282,6 +333,15 @@ def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table('courses', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('fk_courses_published_version_id_course_versions'), type_='foreignkey')
+    with op.batch_alter_table('playback_sessions', schema=None) as batch_op:
+        batch_op.drop_index('ix_playback_sessions_user_id_lesson_id')
+
+    op.drop_table('playback_sessions')
+    with op.batch_alter_table('lesson_progress', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_lesson_progress_lesson_id'))
+        batch_op.drop_index('ix_lesson_progress_course_id_user_id')
+
+    op.drop_table('lesson_progress')
     op.drop_table('media_uploads')
     op.drop_table('media_renditions')
     op.drop_table('media_captions')
@@ -303,6 +363,7 @@ def downgrade() -> None:
 
     op.drop_table('programme_courses')
     with op.batch_alter_table('media_assets', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_media_assets_lesson_id'))
         batch_op.drop_index(batch_op.f('ix_media_assets_course_id'))
 
     op.drop_table('media_assets')
