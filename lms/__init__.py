@@ -43,6 +43,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_KEY_PREFIX="lms",
         JSON_SORT_KEYS=False,
+        MEDIA_MAX_VIDEO_MB=settings.max_video_mb,
+        MEDIA_MAX_DOCUMENT_MB=settings.max_document_mb,
+        MEDIA_MAX_IMAGE_MB=settings.max_image_mb,
+        MEDIA_MAX_CAPTION_KB=settings.max_caption_kb,
     )
     app.config.update({k: v for k, v in overrides.items() if not k.startswith("LMS_")})
     if settings.trusted_proxies:

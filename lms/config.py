@@ -49,6 +49,10 @@ class Settings:
     default_locale: str = "en"
     default_timezone: str = "UTC"
     trusted_proxies: int = 0
+    max_video_mb: int = 8192
+    max_document_mb: int = 100
+    max_image_mb: int = 50
+    max_caption_kb: int = 2048
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -191,4 +195,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         default_locale=default_locale,
         default_timezone=default_timezone,
         trusted_proxies=_int(env, "TRUSTED_PROXIES", 0, minimum=0),
+        max_video_mb=_int(env, "MAX_VIDEO_MB", 8192),
+        max_document_mb=_int(env, "MAX_DOCUMENT_MB", 100),
+        max_image_mb=_int(env, "MAX_IMAGE_MB", 50),
+        max_caption_kb=_int(env, "MAX_CAPTION_KB", 2048),
     )
