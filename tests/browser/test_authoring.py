@@ -144,10 +144,10 @@ def test_instructor_publishes_and_trainee_reads(browser, demo_server) -> None:
     _sign_in(page, base, TRAINEE)
     page.goto(base + "/courses")
     with page.expect_navigation():
-        page.get_by_role("link", name="Municipal solid waste in Tokyo").click()
+        page.get_by_role("link", name="Municipal solid waste in Tokyo", exact=True).click()
     assert page.locator("h1").inner_text() == "Municipal solid waste in Tokyo"
     with page.expect_navigation():
-        page.get_by_role("link", name="Why we separate").click()
+        page.get_by_role("link", name="Why we separate", exact=True).click()
     assert page.locator("h1").inner_text() == "Why we separate"
     prose = page.locator(".prose")
     assert "Tokyo separates burnable waste" in prose.inner_text()
