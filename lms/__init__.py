@@ -82,6 +82,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from lms.catalog.views import bp as catalog_bp
     from lms.core.views import bp as core_bp
     from lms.learning.beats import bp as progress_bp
+    from lms.learning.report_views import bp as reports_bp
     from lms.learning.views import bp as learning_bp
     from lms.media.views import bp as media_bp
     from lms.programs.views import bp as programs_bp
@@ -97,6 +98,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         learning_bp,
         media_bp,
         progress_bp,
+        reports_bp,
         storage_bp,
         api_bp,
     )

@@ -4,6 +4,7 @@ from lms.accounts.models import Role, TokenPurpose, User, UserRole, UserToken
 from lms.audit.models import AuditEvent
 from lms.catalog.models import Course, CourseInstructor, CourseVersion, Lesson, LessonKind, Module
 from lms.learning.models import LessonProgress, PlaybackSession, ProgressStatus
+from lms.learning.records import CourseCompletion, ModuleCompletion
 from lms.media.models import Caption, MediaAsset, MediaKind, MediaStatus, MediaUpload, Rendition
 from lms.programs.models import Enrolment, EnrolmentStatus, Programme, ProgrammeCourse, Sponsor
 
@@ -11,6 +12,7 @@ __all__ = [
     "AuditEvent",
     "Caption",
     "Course",
+    "CourseCompletion",
     "CourseInstructor",
     "CourseVersion",
     "Lesson",
@@ -21,6 +23,7 @@ __all__ = [
     "MediaStatus",
     "MediaUpload",
     "Module",
+    "ModuleCompletion",
     "PlaybackSession",
     "Rendition",
     "Enrolment",

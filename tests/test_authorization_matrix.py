@@ -99,6 +99,12 @@ MATRIX: dict[str, set[str]] = {
     "media.retry_processing": {"instructor", "admin"},
     "media.remove_media": {"instructor", "admin"},
     "media.caption_transcript": SIGNED_IN,
+    "reports.course_progress": COURSE_TEAM,
+    "reports.course_progress_csv": COURSE_TEAM,
+    "reports.course_trainee": COURSE_TEAM,
+    "reports.sponsor_progress": PROGRAMME_OWNER,
+    "reports.sponsor_progress_csv": PROGRAMME_OWNER,
+    "reports.sponsor_trainee": PROGRAMME_OWNER,
     "storage.serve": SIGNED_URL,
     "storage.upload_part": SIGNED_URL,
 }

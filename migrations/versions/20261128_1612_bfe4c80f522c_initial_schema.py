@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 4b36e12e21b6
+Revision ID: bfe4c80f522c
 Revises: 
-Create Date: 2026-11-28 15:51:11.432698
+Create Date: 2026-11-28 16:12:38.391611
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import lms.db
 
 
-revision: str = '4b36e12e21b6'
+revision: str = 'bfe4c80f522c'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -175,6 +175,21 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_media_assets_course_id'), ['course_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_media_assets_lesson_id'), ['lesson_id'], unique=False)
 
+    op.create_table('module_completions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('module_id', sa.Integer(), nullable=False),
+    sa.Column('completed_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_module_completions_course_id_courses'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_module_completions_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_module_completions')),
+    sa.UniqueConstraint('user_id', 'module_id', name=op.f('uq_module_completions_user_id_module_id'))
+    )
+    with op.batch_alter_table('module_completions', schema=None) as batch_op:
+        batch_op.create_index('ix_module_completions_course_id_user_id', ['course_id', 'user_id'], unique=False)
+
     op.create_table('programme_courses',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('programme_id', sa.Integer(), nullable=False),
@@ -214,6 +229,22 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('user_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_user_tokens_user_id'), ['user_id'], unique=False)
+
+    op.create_table('course_completions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('course_id', sa.Integer(), nullable=False),
+    sa.Column('course_version_id', sa.Integer(), nullable=True),
+    sa.Column('completed_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('recorded_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['course_id'], ['courses.id'], name=op.f('fk_course_completions_course_id_courses'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['course_version_id'], ['course_versions.id'], name=op.f('fk_course_completions_course_version_id_course_versions'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_course_completions_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_course_completions')),
+    sa.UniqueConstraint('user_id', 'course_id', name=op.f('uq_course_completions_user_id_course_id'))
+    )
+    with op.batch_alter_table('course_completions', schema=None) as batch_op:
+        batch_op.create_index('ix_course_completions_course_id_completed_at', ['course_id', 'completed_at'], unique=False)
 
     op.create_table('lessons',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -350,6 +381,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_lessons_media_id'))
 
     op.drop_table('lessons')
+    with op.batch_alter_table('course_completions', schema=None) as batch_op:
+        batch_op.drop_index('ix_course_completions_course_id_completed_at')
+
+    op.drop_table('course_completions')
     with op.batch_alter_table('user_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_user_tokens_user_id'))
 
@@ -362,6 +397,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_programme_courses_course_id'))
 
     op.drop_table('programme_courses')
+    with op.batch_alter_table('module_completions', schema=None) as batch_op:
+        batch_op.drop_index('ix_module_completions_course_id_user_id')
+
+    op.drop_table('module_completions')
     with op.batch_alter_table('media_assets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_media_assets_lesson_id'))
         batch_op.drop_index(batch_op.f('ix_media_assets_course_id'))
