@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export LMS_INSTANCE_PATH ?= $(CURDIR)/instance
 CATALOGUES := lms/i18n/translations
 
-.PHONY: run test install install-test catalogues lint messages clean
+.PHONY: run test install install-test catalogues lint messages bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,13 @@ test: install-test
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check lms tests
+
+# Speed and size figures (see bench/README.md); PostgreSQL when LMS_TEST_DATABASE_URL is set.
+bench: install
+	$(BIN)/pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/heartbeat_load.py --database sqlite
+	if [ -n "$$LMS_TEST_DATABASE_URL" ]; then $(BIN)/python bench/heartbeat_load.py --database postgresql --database-url "$$LMS_TEST_DATABASE_URL"; fi
+	if [ -f bench/lesson_page_size.py ]; then $(BIN)/python bench/lesson_page_size.py; fi
 
 # Refresh the message template and merge it into every catalogue.
 messages: $(VENV)/.installed
