@@ -83,6 +83,8 @@ MATRIX: dict[str, set[str]] = {
     "learning.my_courses": SIGNED_IN,
     "learning.course": COURSE_READERS,
     "learning.lesson": COURSE_READERS,
+    "learning.lesson_done": COURSE_READERS,
+    "learning.document": COURSE_READERS,
     "progress.beat": COURSE_READERS,
     "progress.progress": COURSE_READERS,
     "progress.done": COURSE_READERS,

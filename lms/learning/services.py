@@ -8,8 +8,13 @@ through the same functions, so both see exactly the same page.
 
 from __future__ import annotations
 
+import logging
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import date
+from functools import lru_cache
+from typing import Any, Protocol
 
 from babel.core import UnknownLocaleError
 from markupsafe import Markup
@@ -21,9 +26,13 @@ from lms.catalog.markdown import render_markdown
 from lms.catalog.models import Course, CourseVersion, LessonKind
 from lms.catalog.services import can_edit
 from lms.i18n import CONTENT_LANGUAGES, text_direction
+from lms.learning.models import LessonProgress, ProgressStatus
+from lms.media.captions import CaptionError, parse_captions, transcript
 from lms.media.models import MediaAsset, MediaStatus
 from lms.programs.models import Enrolment, EnrolmentStatus, Programme, ProgrammeCourse
 from lms.storage import Storage, StorageError
+
+log = logging.getLogger(__name__)
 
 # Enrolments that open a programme's courses to the trainee.
 OPEN_STATUSES = (str(EnrolmentStatus.ACTIVE), str(EnrolmentStatus.COMPLETED))
@@ -180,6 +189,31 @@ class Source:
     label: str  # "240p", "audio"
     size: int
     height: int | None
+    bitrate: int = 0  # bits per second, for the player's choice
+
+
+@dataclass(frozen=True)
+class TranscriptLine:
+    start: float  # seconds
+    end: float
+    text: str
+
+    @property
+    def timestamp(self) -> str:
+        return clock(self.start)
+
+
+@dataclass
+class Transcript:
+    """The transcript beside the video: one caption file as paragraphs with start times."""
+
+    language: str
+    label: str
+    lines: list[TranscriptLine]
+
+    @property
+    def dir(self) -> str:
+        return Text("", self.language).dir
 
 
 @dataclass
@@ -205,6 +239,7 @@ class MediaView:
     size: int | None = None
     duration: float | None = None
     cross_origin: bool = False  # captions from another origin need CORS
+    transcript: Transcript | None = None
 
 
 @dataclass
@@ -218,6 +253,7 @@ class LessonView:
     previous: LessonRef | None
     next: LessonRef | None
     media: MediaView | None = None
+    default_language: str = "en"  # the course's, for subtitles the reader's language lacks
 
     @property
     def has_media(self) -> bool:
@@ -255,6 +291,7 @@ def lesson_view(
         completion_threshold=float(data.get("completion_threshold") or 0.9),
         previous=lessons[index - 1] if index > 0 else None,
         next=lessons[index + 1] if index + 1 < len(lessons) else None,
+        default_language=default,
     )
 
 
@@ -267,10 +304,60 @@ def _is_audio(rendition: Any) -> bool:
     return rendition.name == "audio" or str(rendition.content_type).startswith("audio/")
 
 
+def clock(seconds: float) -> str:
+    """``65.4`` -> ``"1:05"``, ``3723`` -> ``"1:02:03"``: a time in a video, for people."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def subtitle_language(available: Iterable[str], language: str, default: str | None) -> str | None:
+    """The caption language to show by default: the reader's, else the course's default."""
+    languages = set(available)
+    for candidate in (language, default):
+        if candidate and candidate in languages:
+            return candidate
+    return None
+
+
+@lru_cache(maxsize=128)
+def _transcript_lines(storage: Storage, key: str) -> tuple[TranscriptLine, ...]:
+    """A stored caption file's transcript. Caption keys are never reused (a replaced
+    caption gets a new key), so a cached transcript never goes stale."""
+    body = storage.open(key)
+    try:
+        data = body.read()
+    finally:
+        body.close()
+    return tuple(
+        TranscriptLine(float(item["start"]), float(item["end"]), str(item["text"]))
+        for item in transcript(parse_captions(data))
+    )
+
+
+def load_transcript(storage: Storage, language: str, key: str) -> Transcript | None:
+    """The transcript of one caption file; None (and a log line) when it cannot be read."""
+    try:
+        lines = list(_transcript_lines(storage, key))
+    except (StorageError, CaptionError, OSError, ValueError) as error:
+        log.warning("no transcript from caption %s: %s", key, error)
+        return None
+    return Transcript(language, CONTENT_LANGUAGES.get(language, language), lines)
+
+
 def media_view(
-    session: Session, storage: Storage, media_id: int | None, language: str
+    session: Session,
+    storage: Storage,
+    media_id: int | None,
+    language: str,
+    default_language: str | None = None,
 ) -> MediaView | None:
-    """Signed URLs for a lesson's media, in three queries (asset, renditions, captions)."""
+    """Signed URLs for a lesson's media, in three queries (asset, renditions, captions).
+
+    Subtitles default to ``language``, else to ``default_language`` (the course's);
+    the transcript is built from the same caption file.
+    """
     if media_id is None:
         return None
     asset = session.scalar(
@@ -310,13 +397,15 @@ def media_view(
                 label=rendition.name,
                 size=rendition.size,
                 height=rendition.height,
+                bitrate=rendition.bitrate,
             )
             if _is_audio(rendition):
                 view.audio = view.audio or source
             else:
                 view.sources.append(source)
-        languages = {caption.language for caption in asset.captions}
-        default = language if language in languages else None
+        default = subtitle_language(
+            (caption.language for caption in asset.captions), language, default_language
+        )
         for caption in asset.captions:
             view.tracks.append(
                 Track(
@@ -329,6 +418,11 @@ def media_view(
     except StorageError:
         view.ready = False
         view.status = str(MediaStatus.FAILED)
+        return view
+    chosen = default or (asset.captions[0].language if asset.captions else None)
+    caption = next((c for c in asset.captions if c.language == chosen), None)
+    if caption is not None:
+        view.transcript = load_transcript(storage, caption.language, caption.key)
     return view
 
 
@@ -416,3 +510,231 @@ def my_courses(session: Session, user: User, language: str) -> list[ProgrammeCou
             )
         result.append(ProgrammeCourses(programme, statuses.get(programme.id), items))
     return result
+
+
+# --- the trainee's progress ------------------------------------------------------------------
+
+
+class ProgressRow(Protocol):
+    """What the pages read of a :class:`LessonProgress` row (a row or a column tuple)."""
+
+    lesson_id: int
+    course_id: int
+    status: str
+    watched_seconds: float
+    duration: float | None
+
+
+@dataclass(frozen=True)
+class LessonState:
+    """Where a trainee stands in one lesson."""
+
+    status: str = str(ProgressStatus.NOT_STARTED)
+    share: float | None = None  # videos: the share really watched, 0..1
+
+    @property
+    def done(self) -> bool:
+        return self.status == ProgressStatus.DONE
+
+    @property
+    def started(self) -> bool:
+        return self.status != ProgressStatus.NOT_STARTED
+
+    @property
+    def percent(self) -> int:
+        """The share watched in whole percent, rounded down (99.6 % is not 100 %)."""
+        return math.floor((self.share or 0.0) * 100 + 1e-9)
+
+
+NOT_STARTED = LessonState()
+
+
+def lesson_state(row: ProgressRow | None) -> LessonState:
+    if row is None:
+        return NOT_STARTED
+    share = None
+    if row.duration:
+        share = max(0.0, min(1.0, (row.watched_seconds or 0.0) / row.duration))
+    return LessonState(str(row.status), share)
+
+
+def progress_rows(
+    session: Session, user_id: int, course_ids: Iterable[int]
+) -> dict[int, dict[int, ProgressRow]]:
+    """A trainee's progress in some courses: {course_id: {lesson_id: row}}, in one query.
+
+    Only the columns the pages need are read (not the watched intervals).
+    """
+    ids = sorted(set(course_ids))
+    result: dict[int, dict[int, ProgressRow]] = {course_id: {} for course_id in ids}
+    if not ids:
+        return result
+    rows = session.execute(
+        select(
+            LessonProgress.lesson_id,
+            LessonProgress.course_id,
+            LessonProgress.status,
+            LessonProgress.watched_seconds,
+            LessonProgress.duration,
+        ).where(LessonProgress.user_id == user_id, LessonProgress.course_id.in_(ids))
+    )
+    for row in rows:
+        result[row.course_id][row.lesson_id] = row  # type: ignore[assignment]
+    return result
+
+
+def remaining_minutes(lesson: LessonRef, state: LessonState) -> float:
+    """The lesson's estimated minutes still to study: none once done; for a video partly
+    watched, the share not yet watched."""
+    if state.done:
+        return 0.0
+    minutes = float(lesson.estimated_minutes)
+    if lesson.kind == LessonKind.VIDEO and state.share:
+        return minutes * (1.0 - state.share)
+    return minutes
+
+
+@dataclass
+class CourseProgress:
+    """A trainee's standing in a course, from the published outline and their progress rows.
+
+    The bar and the time left count the required lessons (all lessons when none is
+    required); "continue" leads to the first of them that is not done yet.
+    """
+
+    course_id: int
+    states: dict[int, LessonState]
+    total: int  # lessons counted
+    done: int
+    minutes_left: int
+    next_lesson: LessonRef | None
+
+    def state(self, lesson_id: int) -> LessonState:
+        return self.states.get(lesson_id, NOT_STARTED)
+
+    @property
+    def complete(self) -> bool:
+        return self.total > 0 and self.done >= self.total
+
+    @property
+    def started(self) -> bool:
+        return any(state.started for state in self.states.values())
+
+    @property
+    def percent(self) -> int:
+        return math.floor(100 * self.done / self.total) if self.total else 0
+
+
+def course_progress(course_outline: Outline, rows: Mapping[int, ProgressRow]) -> CourseProgress:
+    lessons = course_outline.lessons
+    states = {lesson.id: lesson_state(rows.get(lesson.id)) for lesson in lessons}
+    counted = [lesson for lesson in lessons if lesson.required] or lessons
+    left = sum(remaining_minutes(lesson, states[lesson.id]) for lesson in counted)
+    return CourseProgress(
+        course_id=course_outline.course_id,
+        states=states,
+        total=len(counted),
+        done=sum(1 for lesson in counted if states[lesson.id].done),
+        minutes_left=math.ceil(left - 1e-9),
+        next_lesson=next((lesson for lesson in counted if not states[lesson.id].done), None),
+    )
+
+
+# --- the trainee's home page ---------------------------------------------------------------
+
+
+@dataclass
+class CourseCard:
+    course_id: int
+    code: str
+    title: Text
+    required: bool
+    published: bool
+    progress: CourseProgress | None  # None: not published, or the enrolment is closed
+
+
+@dataclass
+class ProgrammeCard:
+    programme: Programme
+    status: str  # the enrolment's
+    courses: list[CourseCard]
+    days_left: int  # until the programme's end date, counted in the trainee's time zone
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
+
+    @property
+    def next_course(self) -> CourseCard | None:
+        """The course to continue: the first required one not complete, else any."""
+        cards = [c for c in self.courses if c.progress is not None and c.progress.next_lesson]
+        return next((c for c in cards if c.required), cards[0] if cards else None)
+
+
+def home_programmes(
+    session: Session,
+    user_id: int,
+    enrolments: Iterable[Enrolment],
+    language: str,
+    today: date,
+) -> list[ProgrammeCard]:
+    """The trainee's programmes with their progress in every course: two queries (published
+    versions, progress rows) on top of the enrolments, whatever the number of courses.
+
+    ``enrolments`` come with their programmes and courses loaded (the home page's query);
+    ``today`` is the date in the trainee's time zone.
+    """
+    enrolments = list(enrolments)
+    courses = {
+        item.course.id: item.course
+        for enrolment in enrolments
+        if enrolment.status in OPEN_STATUSES
+        for item in enrolment.programme.courses
+    }
+    version_ids = {
+        course.published_version_id
+        for course in courses.values()
+        if course.published_version_id is not None
+    }
+    snapshots: dict[int, dict[str, Any]] = {}
+    if version_ids:
+        for version_id, snapshot in session.execute(
+            select(CourseVersion.id, CourseVersion.snapshot).where(
+                CourseVersion.id.in_(version_ids)
+            )
+        ):
+            snapshots[version_id] = snapshot or {}
+    rows = progress_rows(
+        session, user_id, [c.id for c in courses.values() if c.published_version_id in snapshots]
+    )
+    outlines = {
+        course.id: outline(course.id, snapshots[course.published_version_id], language)
+        for course in courses.values()
+        if course.published_version_id in snapshots
+    }
+    cards = []
+    for enrolment in enrolments:
+        programme = enrolment.programme
+        items = []
+        for item in programme.courses:
+            course = item.course
+            found = outlines.get(course.id)
+            items.append(
+                CourseCard(
+                    course_id=course.id,
+                    code=course.code,
+                    title=found.title if found else Text(course.title, course.default_language),
+                    required=item.required,
+                    published=course.published_version_id is not None,
+                    progress=course_progress(found, rows[course.id]) if found else None,
+                )
+            )
+        cards.append(
+            ProgrammeCard(
+                programme=programme,
+                status=str(enrolment.status),
+                courses=items,
+                days_left=(programme.ends_on - today).days,
+            )
+        )
+    return cards
