@@ -76,7 +76,8 @@ def worker_command(workers: int) -> None:
     from lms.jobs import get_jobs  # noqa: PLC0415
 
     click.echo(f"Kenshu worker: {workers} threads on the job queue. Ctrl-C stops.")
-    Consumer(get_jobs().huey, workers=workers, worker_type="thread").run()
+    # A short idle poll so that a new upload starts processing within seconds.
+    Consumer(get_jobs().huey, workers=workers, worker_type="thread", max_delay=2.0).run()
 
 
 @lms_group.command("create-user")

@@ -80,7 +80,10 @@ class JobQueue:
 
     def start_consumer(self, workers: int = 2) -> Consumer:
         """Run a consumer in this process's threads (used by ``lms serve``)."""
-        consumer = _ThreadConsumer(self.huey, workers=workers, worker_type="thread", periodic=False)
+        # A short idle poll so that a new upload starts processing within seconds.
+        consumer = _ThreadConsumer(
+            self.huey, workers=workers, worker_type="thread", periodic=False, max_delay=2.0
+        )
         consumer.start()  # starts worker threads and returns
         return consumer
 
