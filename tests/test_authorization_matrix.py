@@ -100,6 +100,7 @@ MATRIX: dict[str, set[str]] = {
     "media.delete_caption": {"instructor", "admin"},
     "media.retry_processing": {"instructor", "admin"},
     "media.remove_media": {"instructor", "admin"},
+    # Caption 1 does not exist: a 404 to everyone signed in, like an unreadable one.
     "media.caption_transcript": SIGNED_IN,
     "reports.course_progress": COURSE_TEAM,
     "reports.course_progress_csv": COURSE_TEAM,

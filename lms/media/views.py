@@ -502,11 +502,20 @@ def remove_media(asset_id: int):
 def caption_transcript(caption_id: int):
     """The transcript of a caption file, and a URL of the WebVTT itself.
 
-    Access: any signed-in user for now. TODO(learning): restrict to people who may
-    view the course (its trainees, instructors, admins) once that check exists.
+    Only for people who may view the course the video belongs to; to anyone else the
+    caption does not exist (no probing of ids).
     """
-    caption = get_session().get(Caption, caption_id)
-    if caption is None or caption.asset.status != MediaStatus.READY:
+    from lms.learning.services import can_view_course  # noqa: PLC0415 - learning uses media
+
+    session = get_session()
+    caption = session.get(Caption, caption_id)
+    course = session.get(Course, caption.asset.course_id) if caption is not None else None
+    if (
+        caption is None
+        or caption.asset.status != MediaStatus.READY
+        or course is None
+        or not can_view_course(session, current_user, course)
+    ):
         raise ApiError(404, _("These captions do not exist."))
     storage = get_storage()
     try:

@@ -42,6 +42,10 @@ def test_two_languages_on_a_processed_video(world: World, files: Files) -> None:
     assert transcript["language"] == "ja"
     assert [item["text"] for item in transcript["items"]] == ["こんにちは", "さようなら"]
     assert transcript["url"]
+    # Nobody outside the course can read it, and to them it does not exist.
+    for outsider in (world.other_instructor, world.trainee):
+        refused = world.client(outsider).get(f"/media/captions/{captions['ja'].id}/transcript")
+        assert refused.status_code == 404
 
     html = client.get(f"/teach/lessons/{world.video_lesson_id}/media").get_data(as_text=True)
     assert 'lang="ja"' in html and "日本語" in html and "English" in html
