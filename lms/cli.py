@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from lms.config import ConfigError
 from lms.content.cli import content_group
+from lms.credentials.cli import credentials_group
 
 lms_group = AppGroup("lms", help="Kenshu administration commands.")
 
@@ -146,6 +147,7 @@ def translations_check_command() -> None:
 
 
 lms_group.add_command(content_group)
+lms_group.add_command(credentials_group)
 
 
 def register_commands(app: Flask) -> None:
