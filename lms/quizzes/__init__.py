@@ -1,0 +1,1 @@
+"""Quizzes: question types and their grading (``questions``), banks, quizzes and attempts."""
