@@ -75,12 +75,15 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     security.init_app(app)
     labels.init_app(app)
 
+    import lms.credentials.services  # noqa: F401 - issues records on programme completion
+    import lms.learning.completion  # noqa: F401 - completion rules listen to lesson events
     from lms.accounts.views import bp as accounts_bp
     from lms.accounts.views import init_login
     from lms.admin.views import bp as admin_bp
     from lms.api.views import bp as api_bp
     from lms.catalog.views import bp as catalog_bp
     from lms.core.views import bp as core_bp
+    from lms.credentials.views import bp as credentials_bp
     from lms.learning.beats import bp as progress_bp
     from lms.learning.report_views import bp as reports_bp
     from lms.learning.views import bp as learning_bp
@@ -99,6 +102,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         media_bp,
         progress_bp,
         reports_bp,
+        credentials_bp,
         storage_bp,
         api_bp,
     )

@@ -3,6 +3,7 @@
 from lms.accounts.models import Role, TokenPurpose, User, UserRole, UserToken
 from lms.audit.models import AuditEvent
 from lms.catalog.models import Course, CourseInstructor, CourseVersion, Lesson, LessonKind, Module
+from lms.credentials.models import CompletionRecord
 from lms.learning.models import LessonProgress, PlaybackSession, ProgressStatus
 from lms.learning.records import CourseCompletion, ModuleCompletion
 from lms.media.models import Caption, MediaAsset, MediaKind, MediaStatus, MediaUpload, Rendition
@@ -11,6 +12,7 @@ from lms.programs.models import Enrolment, EnrolmentStatus, Programme, Programme
 __all__ = [
     "AuditEvent",
     "Caption",
+    "CompletionRecord",
     "Course",
     "CourseCompletion",
     "CourseInstructor",

@@ -108,6 +108,12 @@ MATRIX: dict[str, set[str]] = {
     "reports.sponsor_progress": PROGRAMME_OWNER,
     "reports.sponsor_progress_csv": PROGRAMME_OWNER,
     "reports.sponsor_trainee": PROGRAMME_OWNER,
+    "credentials.verify": EVERYONE,
+    "credentials.verify_post": EVERYONE,
+    "credentials.verify_code": EVERYONE,
+    "credentials.records": ADMIN,
+    "credentials.revoke": ADMIN,
+    "credentials.reissue": ADMIN,
     "storage.serve": SIGNED_URL,
     "storage.upload_part": SIGNED_URL,
 }
@@ -168,6 +174,8 @@ SAMPLE_VALUES = {
     "item_id": 1,
     "asset_id": 1,
     "caption_id": 1,
+    "record_id": 1,
+    "code": "K7M2-9QXD-4TRW-HC8P",
     "enrolment_id": 1,
 }
 

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: bfe4c80f522c
+Revision ID: 0adc51b7275d
 Revises: 
-Create Date: 2026-11-28 16:12:38.391611
+Create Date: 2026-11-28 16:42:07.559665
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import lms.db
 
 
-revision: str = 'bfe4c80f522c'
+revision: str = '0adc51b7275d'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -103,6 +103,37 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_audit_events_action'), ['action'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_events_actor_id'), ['actor_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_audit_events_at'), ['at'], unique=False)
+
+    op.create_table('completion_records',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('public_id', sa.String(length=36), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('programme_id', sa.Integer(), nullable=False),
+    sa.Column('sponsor_id', sa.Integer(), nullable=False),
+    sa.Column('generation', sa.Integer(), nullable=False),
+    sa.Column('verification_code', sa.String(length=19), nullable=False),
+    sa.Column('issued_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('completed_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('study_hours', sa.Double(), nullable=False),
+    sa.Column('courses', sa.JSON(), nullable=False),
+    sa.Column('revoked_at', lms.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('revoked_reason', sa.String(length=500), nullable=False),
+    sa.Column('revoked_by_id', sa.Integer(), nullable=True),
+    sa.Column('replaced_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['programme_id'], ['programmes.id'], name=op.f('fk_completion_records_programme_id_programmes'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['replaced_by_id'], ['completion_records.id'], name=op.f('fk_completion_records_replaced_by_id_completion_records'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['revoked_by_id'], ['users.id'], name=op.f('fk_completion_records_revoked_by_id_users'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['sponsor_id'], ['sponsors.id'], name=op.f('fk_completion_records_sponsor_id_sponsors')),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_completion_records_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_completion_records')),
+    sa.UniqueConstraint('public_id', name=op.f('uq_completion_records_public_id')),
+    sa.UniqueConstraint('user_id', 'programme_id', 'generation', name=op.f('uq_completion_records_user_id_programme_id_generation')),
+    sa.UniqueConstraint('verification_code', name=op.f('uq_completion_records_verification_code'))
+    )
+    with op.batch_alter_table('completion_records', schema=None) as batch_op:
+        batch_op.create_index('ix_completion_records_programme_id_issued_at', ['programme_id', 'issued_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_completion_records_sponsor_id'), ['sponsor_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_completion_records_user_id'), ['user_id'], unique=False)
 
     op.create_table('course_instructors',
     sa.Column('course_id', sa.Integer(), nullable=False),
@@ -415,6 +446,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_course_instructors_user_id'))
 
     op.drop_table('course_instructors')
+    with op.batch_alter_table('completion_records', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_completion_records_user_id'))
+        batch_op.drop_index(batch_op.f('ix_completion_records_sponsor_id'))
+        batch_op.drop_index('ix_completion_records_programme_id_issued_at')
+
+    op.drop_table('completion_records')
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_audit_events_at'))
         batch_op.drop_index(batch_op.f('ix_audit_events_actor_id'))
