@@ -7,6 +7,7 @@ from flask import (
     Flask,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -76,7 +77,8 @@ def init_login(app: Flask) -> None:
         form = LanguageForm(prefix="lang", formdata=None)
         form.locale.choices = list(LANGUAGES.items())
         form.locale.data = str(get_locale())
-        form.next.data = request.full_path.rstrip("?")
+        # A page may name a different place to come back to (see credentials._not_found).
+        form.next.data = g.get("language_next") or request.full_path.rstrip("?")
         return {"language_form": form, "languages": LANGUAGES}
 
 

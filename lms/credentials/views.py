@@ -7,7 +7,17 @@ not echoed), so the page tells nothing about which codes exist or are well forme
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -36,6 +46,9 @@ def _issuer() -> str:
 
 
 def _not_found():
+    # Nothing in the page may echo what was typed, not even the language switcher's
+    # return address: unknown and malformed codes must look exactly alike.
+    g.language_next = url_for("credentials.verify")
     return render_template("credentials/verify_unknown.html"), 404
 
 
