@@ -68,10 +68,8 @@ def live_server(tmp_path: Path) -> Iterator[str]:
         get_engine(app).dispose()
 
 
-@pytest.fixture
-def page(browser, live_server: str):
-    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="en-GB")
-    page = context.new_page()
+def watch_csp(page):
+    """Collect the browser's Content-Security-Policy complaints in ``page.csp_violations``."""
     page.csp_violations = []  # type: ignore[attr-defined]
     page.on(
         "console",
@@ -81,6 +79,18 @@ def page(browser, live_server: str):
             else None
         ),
     )
+    return page
+
+
+def new_phone_page(browser):
+    """A 360-pixel-wide page in a fresh context, watching the CSP; returns (context, page)."""
+    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="en-GB")
+    return context, watch_csp(context.new_page())
+
+
+@pytest.fixture
+def page(browser, live_server: str):
+    context, page = new_phone_page(browser)
     yield page
     context.close()
 

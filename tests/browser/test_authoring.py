@@ -19,7 +19,7 @@ from lms.catalog.models import Course
 from lms.db import Base, get_engine, new_session
 from lms.demo import load_demo
 from lms.programs.models import Programme, ProgrammeCourse
-from tests.browser.conftest import DEMO_PASSWORD
+from tests.browser.conftest import DEMO_PASSWORD, new_phone_page
 from tests.conftest import build_app
 
 INSTRUCTOR = "instructor@kenshu.example.org"
@@ -40,21 +40,6 @@ def demo_server(tmp_path: Path) -> Iterator[tuple[str, Flask]]:
     finally:
         server.shutdown()
         get_engine(app).dispose()
-
-
-def _new_page(browser):
-    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="en-GB")
-    page = context.new_page()
-    page.csp_violations = []  # type: ignore[attr-defined]
-    page.on(
-        "console",
-        lambda message: (
-            page.csp_violations.append(message.text)  # type: ignore[attr-defined]
-            if "Content Security Policy" in message.text
-            else None
-        ),
-    )
-    return context, page
 
 
 def _sign_in(page, base: str, email: str) -> None:
@@ -80,7 +65,7 @@ def _lesson_order(page) -> list[str]:
 
 def test_instructor_publishes_and_trainee_reads(browser, demo_server) -> None:
     base, app = demo_server
-    context, page = _new_page(browser)
+    context, page = new_phone_page(browser)
     _sign_in(page, base, INSTRUCTOR)
 
     # A new course.
@@ -140,7 +125,7 @@ def test_instructor_publishes_and_trainee_reads(browser, demo_server) -> None:
         session.add(ProgrammeCourse(programme_id=programme.id, course_id=course.id))
         session.commit()
 
-    context, page = _new_page(browser)
+    context, page = new_phone_page(browser)
     _sign_in(page, base, TRAINEE)
     page.goto(base + "/courses")
     with page.expect_navigation():

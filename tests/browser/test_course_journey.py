@@ -31,6 +31,7 @@ from lms.db import Base, get_engine, new_session
 from lms.jobs import get_jobs
 from lms.media.synth import make_test_video
 from lms.programs.models import Enrolment, Programme, ProgrammeCourse, Sponsor
+from tests.browser.conftest import new_phone_page
 from tests.conftest import PASSWORD, build_app
 from tests.media.conftest import padded
 
@@ -107,18 +108,8 @@ def captions(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 
 def _new_page(browser):
-    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="en-GB")
-    page = context.new_page()
+    context, page = new_phone_page(browser)
     page.set_default_timeout(30_000)
-    page.csp_violations = []  # type: ignore[attr-defined]
-    page.on(
-        "console",
-        lambda message: (
-            page.csp_violations.append(message.text)  # type: ignore[attr-defined]
-            if "Content Security Policy" in message.text
-            else None
-        ),
-    )
     return context, page
 
 

@@ -25,7 +25,7 @@ from lms.catalog.models import Course, CourseVersion
 from lms.db import Base, get_engine, new_session
 from lms.demo import load_demo
 from lms.learning.models import LessonProgress, PlaybackSession
-from tests.browser.conftest import DEMO_PASSWORD, chromium_path
+from tests.browser.conftest import DEMO_PASSWORD, chromium_path, watch_csp
 from tests.conftest import build_app
 
 TRAINEE = "trainee1@kenshu.example.org"
@@ -109,17 +109,8 @@ def context(player_browser):
 
 
 def _page(context):
-    page = context.new_page()
-    page.csp_violations = []  # type: ignore[attr-defined]
+    page = watch_csp(context.new_page())
     page.errors = []  # type: ignore[attr-defined]
-    page.on(
-        "console",
-        lambda message: (
-            page.csp_violations.append(message.text)  # type: ignore[attr-defined]
-            if "Content Security Policy" in message.text
-            else None
-        ),
-    )
     page.on("pageerror", lambda error: page.errors.append(str(error)))  # type: ignore[attr-defined]
     return page
 

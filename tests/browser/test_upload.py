@@ -21,6 +21,7 @@ from werkzeug.serving import make_server
 from lms.accounts.services import create_user
 from lms.db import Base, get_engine, new_session
 from lms.media.synth import make_test_video
+from tests.browser.conftest import new_phone_page
 from tests.conftest import PASSWORD, build_app
 from tests.media.conftest import make_world, padded
 
@@ -75,17 +76,7 @@ def upload_server(tmp_path: Path) -> Iterator[Server]:
 
 @pytest.fixture
 def upload_page(browser, upload_server: Server):
-    context = browser.new_context(viewport={"width": 360, "height": 740}, locale="en-GB")
-    page = context.new_page()
-    page.csp_violations = []  # type: ignore[attr-defined]
-    page.on(
-        "console",
-        lambda message: (
-            page.csp_violations.append(message.text)  # type: ignore[attr-defined]
-            if "Content Security Policy" in message.text
-            else None
-        ),
-    )
+    context, page = new_phone_page(browser)
     page.set_default_timeout(60_000)
     yield page
     context.close()
