@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g
 from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -97,6 +98,24 @@ def init_app(app: Flask, url: str) -> None:
         if session is not None:  # the request failed before after_request ran
             session.rollback()
             session.close()
+
+
+def insert_if_absent(
+    session: Session, model: type[Base], values: dict[str, Any], keys: list[str]
+) -> int | None:
+    """Insert a row unless one with the same ``keys`` exists: its id, or None if it existed.
+
+    ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` (SQLite and PostgreSQL, the two
+    databases config accepts): race-safe, so a thing recorded "once" is recorded once.
+    """
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        insert(model)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=keys)
+        .returning(model.id)  # type: ignore[attr-defined]
+    )
+    return session.execute(statement).scalar_one_or_none()
 
 
 def get_engine(app: Flask | None = None) -> Engine:

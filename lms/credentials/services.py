@@ -23,8 +23,8 @@ from lms.audit.services import record as audit
 from lms.catalog.models import Course, CourseVersion
 from lms.credentials.codes import new_verification_code, normalise_code
 from lms.credentials.models import CompletionRecord
-from lms.db import utcnow
-from lms.learning.completion import _insert_if_absent, programme_completed
+from lms.db import insert_if_absent, utcnow
+from lms.learning.completion import programme_completed
 from lms.learning.records import CourseCompletion
 from lms.programs.models import Enrolment, Programme, ProgrammeCourse
 
@@ -76,7 +76,7 @@ def issue_record(
     assert programme is not None
     courses, hours = _snapshot(session, enrolment.user_id, enrolment.programme_id)
     now = now or utcnow()
-    new_id = _insert_if_absent(
+    new_id = insert_if_absent(
         session,
         CompletionRecord,
         {

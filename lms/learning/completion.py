@@ -65,13 +65,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lms.accounts.models import User
 from lms.catalog.models import Course, CourseVersion
-from lms.db import utcnow
+from lms.db import insert_if_absent, utcnow
 from lms.learning.models import LessonProgress, ProgressStatus
 from lms.learning.records import CourseCompletion, ModuleCompletion
 from lms.learning.tracking import lesson_completed, signals
@@ -142,34 +140,6 @@ def _when(
 # --- recording once ------------------------------------------------------------------------
 
 
-def _insert_if_absent(
-    session: Session, model: type, values: dict[str, Any], keys: list[str]
-) -> int | None:
-    """Insert a row unless one with the same ``keys`` exists: its id, or None if it existed.
-
-    ``INSERT ... ON CONFLICT DO NOTHING RETURNING id`` on SQLite and PostgreSQL; on any
-    other database a SAVEPOINT that swallows the unique-key violation.
-    """
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = (
-            insert(model)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=keys)
-            .returning(model.id)  # type: ignore[attr-defined]
-        )
-        return session.execute(statement).scalar_one_or_none()
-    row = model(**values)
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        return None
-    return row.id  # type: ignore[attr-defined]
-
-
 def record_module_completion(
     session: Session,
     user_id: int,
@@ -179,7 +149,7 @@ def record_module_completion(
     now: datetime | None = None,
 ) -> ModuleCompletion | None:
     """Record that the trainee completed the module: the new row, or None if it existed."""
-    new_id = _insert_if_absent(
+    new_id = insert_if_absent(
         session,
         ModuleCompletion,
         {
@@ -207,7 +177,7 @@ def record_course_completion(
     now: datetime | None = None,
 ) -> CourseCompletion | None:
     """Record that the trainee completed the course: the new row, or None if it existed."""
-    new_id = _insert_if_absent(
+    new_id = insert_if_absent(
         session,
         CourseCompletion,
         {
