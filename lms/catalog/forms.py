@@ -6,14 +6,13 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
-    HiddenField,
     IntegerField,
     SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from lms.catalog.models import LessonKind
@@ -72,14 +71,6 @@ class LanguageForm(FlaskForm):
 
 class ModuleForm(FlaskForm):
     title = StringField(_l("Module title"), validators=[Length(max=200)])
-
-
-class MoveForm(FlaskForm):
-    direction = HiddenField(validators=[AnyOf(["up", "down"])])
-
-
-class ActionForm(FlaskForm):
-    """A button that changes something: only the CSRF token."""
 
 
 class ConfirmForm(FlaskForm):

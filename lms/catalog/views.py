@@ -21,7 +21,6 @@ from lms.accounts.models import Role
 from lms.catalog import services
 from lms.catalog.forms import (
     KIND_LABELS,
-    ActionForm,
     ConfirmForm,
     CourseCreateForm,
     CourseTextsForm,
@@ -31,13 +30,13 @@ from lms.catalog.forms import (
     LessonForm,
     LessonModuleForm,
     ModuleForm,
-    MoveForm,
     kind_choices,
     language_choices,
 )
 from lms.catalog.models import Course, Lesson, LessonKind, Module, localized
 from lms.catalog.services import CatalogError
 from lms.core.auth import roles_required
+from lms.core.forms import ActionForm, MoveForm
 from lms.db import get_session
 from lms.i18n import CONTENT_LANGUAGES
 from lms.learning import services as learning
@@ -328,8 +327,7 @@ def module_move(course_id: int, module_id: int):
     module = _load_module(course, module_id)
     lang = _lang(course)
     form = MoveForm()
-    step = -1 if form.direction.data == "up" else 1
-    ok, _done = _attempt(form, lambda: services.move_module(get_session(), module, step))
+    ok, _done = _attempt(form, lambda: services.move_module(get_session(), module, form.step))
     if ok:
         return redirect(_editor_url(course, lang, f"module-{module_id}"))
     return _editor(_load_course(course_id), lang, status=400)
@@ -460,8 +458,7 @@ def lesson_move(course_id: int, lesson_id: int):
     lesson = _load_lesson(course, lesson_id)
     lang = _lang(course)
     form = MoveForm()
-    step = -1 if form.direction.data == "up" else 1
-    ok, _done = _attempt(form, lambda: services.move_lesson(get_session(), lesson, step))
+    ok, _done = _attempt(form, lambda: services.move_lesson(get_session(), lesson, form.step))
     if ok:
         return redirect(_editor_url(course, lang, f"lesson-{lesson_id}"))
     return _editor(_load_course(course_id), lang, status=400)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, EmailField, HiddenField, SelectField, StringField
-from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Length, Optional
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional
 
 from lms.core.labels import SPONSOR_KIND_LABELS, STATUS_LABELS
 from lms.programs.models import EnrolmentStatus, SponsorKind
@@ -44,14 +44,6 @@ class AddCourseForm(FlaskForm):
 
 class EnrolForm(FlaskForm):
     email = EmailField(_l("Email of the trainee"), validators=[DataRequired(), Length(max=254)])
-
-
-class ActionForm(FlaskForm):
-    """A button that changes something: only the CSRF token."""
-
-
-class MoveCourseForm(FlaskForm):
-    direction = HiddenField(validators=[AnyOf(["up", "down"])])
 
 
 class CourseRequiredForm(FlaskForm):

@@ -18,15 +18,14 @@ from flask_wtf import FlaskForm
 
 from lms.accounts.models import Role
 from lms.core.auth import roles_required
+from lms.core.forms import ActionForm, MoveForm
 from lms.db import get_session
 from lms.programs import services
 from lms.programs.forms import (
-    ActionForm,
     AddCourseForm,
     CourseRequiredForm,
     EnrolForm,
     EnrolmentStatusForm,
-    MoveCourseForm,
     ProgrammeForm,
     SponsorForm,
     sponsor_kind_choices,
@@ -279,13 +278,11 @@ def _course_action(programme_id: int, form: FlaskForm, action: Callable[[Program
 @bp.post("/admin/programmes/<int:programme_id>/courses/<int:item_id>/move")
 @roles_required(Role.ADMIN)
 def programme_course_move(programme_id: int, item_id: int):
-    form = MoveCourseForm()
+    form = MoveForm()
     return _course_action(
         programme_id,
         form,
-        lambda programme: services.move_course(
-            get_session(), programme, item_id, -1 if form.direction.data == "up" else 1
-        ),
+        lambda programme: services.move_course(get_session(), programme, item_id, form.step),
     )
 
 
