@@ -18,7 +18,6 @@ from tests.learning.helpers import (
     create_course,
     draft,
     edit_lesson,
-    fast_password_hashing,  # noqa: F401 - autouse fixture
     load,
 )
 

@@ -14,7 +14,6 @@ from tests.learning.helpers import (
     create_course,
     edit_lesson,
     enrol,
-    fast_password_hashing,  # noqa: F401 - autouse fixture
     load,
     publish,
 )

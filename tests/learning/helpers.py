@@ -8,28 +8,18 @@ from contextlib import contextmanager
 from datetime import date
 from typing import Any
 
-import pytest
-from argon2 import PasswordHasher
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select
 
-from lms.accounts import services as account_services
 from lms.accounts.models import User
 from lms.catalog import services as catalog
 from lms.catalog.models import Course, Lesson, Module
 from lms.db import get_engine, new_session
 from lms.programs.models import Enrolment, Programme, ProgrammeCourse, Sponsor
 
+
 # Argon2id with the cheapest parameters: each real hash costs 0.1-0.2 s.
-FAST_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
-
-
-@pytest.fixture(autouse=True)
-def fast_password_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(account_services, "_hasher", FAST_HASHER)
-
-
 def location_id(response: Any, pattern: str) -> int:
     """The id in a redirect's Location header, e.g. pattern r"/courses/(\\d+)"."""
     assert response.status_code == 302, response.status_code

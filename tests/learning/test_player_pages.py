@@ -34,7 +34,6 @@ from tests.conftest import PASSWORD, csrf_token_from, login
 from tests.learning.helpers import (
     count_statements,
     enrol,
-    fast_password_hashing,  # noqa: F401 - autouse fixture
 )
 
 EN_VTT = (

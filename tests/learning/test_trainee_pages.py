@@ -21,7 +21,6 @@ from tests.learning.helpers import (
     count_statements,
     edit_lesson,
     enrol,
-    fast_password_hashing,  # noqa: F401 - autouse fixture
     publish,
 )
 
