@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Flask
@@ -16,6 +16,7 @@ from lms.accounts.models import User
 from lms.catalog import services as catalog
 from lms.catalog.models import Course, Lesson, Module
 from lms.db import get_engine, new_session
+from lms.learning.models import LessonProgress, ProgressStatus
 from lms.programs.models import Enrolment, Programme, ProgrammeCourse, Sponsor
 
 
@@ -177,3 +178,33 @@ def draft(app: Flask, course_id: int) -> tuple[Course, list[tuple[Module, list[L
         tree = catalog.course_tree(session, course)
         session.expunge_all()
         return course, tree
+
+
+# A progress row as the tracker would have left it, for page and report tests.
+def add_progress(
+    app: Flask,
+    user_id: int,
+    course_id: int,
+    lesson_id: int,
+    status: str,
+    watched: float = 0.0,
+    duration: float | None = None,
+    at: datetime = datetime(2026, 3, 1, 9, 0, tzinfo=UTC),
+) -> None:
+    with new_session(app) as session:
+        session.add(
+            LessonProgress(
+                user_id=user_id,
+                lesson_id=lesson_id,
+                course_id=course_id,
+                status=status,
+                watched=[[0, int(watched * 10)]] if watched else [],
+                watched_seconds=watched,
+                duration=duration,
+                position=watched,
+                started_at=at,
+                last_activity_at=at,
+                completed_at=at if status == ProgressStatus.DONE else None,
+            )
+        )
+        session.commit()

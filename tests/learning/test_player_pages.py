@@ -13,7 +13,7 @@ import io
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from html import unescape
 from zoneinfo import ZoneInfo
 
@@ -32,6 +32,7 @@ from lms.programs.models import Programme
 from lms.storage import get_storage
 from tests.conftest import PASSWORD, csrf_token_from, login
 from tests.learning.helpers import (
+    add_progress,
     count_statements,
     enrol,
 )
@@ -165,21 +166,7 @@ def set_progress(
     watched: float = 0.0,
     duration: float | None = None,
 ) -> None:
-    with new_session(app) as session:
-        session.add(
-            LessonProgress(
-                user_id=user_id,
-                lesson_id=lesson_id,
-                course_id=course_id,
-                status=status,
-                watched=[[0, int(watched * 10)]] if watched else [],
-                watched_seconds=watched,
-                duration=duration,
-                position=watched,
-                completed_at=datetime(2026, 3, 1, 9, 0, tzinfo=UTC) if status == "done" else None,
-            )
-        )
-        session.commit()
+    add_progress(app, user_id, course_id, lesson_id, status, watched, duration)
 
 
 def signed_in(app: Flask, user: User):

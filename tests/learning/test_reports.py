@@ -19,10 +19,10 @@ from lms.audit.models import AuditEvent
 from lms.catalog.models import Course
 from lms.db import new_session
 from lms.learning import reports
-from lms.learning.models import LessonProgress, PlaybackSession, ProgressStatus
+from lms.learning.models import LessonProgress, PlaybackSession
 from lms.programs.models import Sponsor
 from tests.conftest import login
-from tests.learning.helpers import count_statements
+from tests.learning.helpers import add_progress, count_statements
 from tests.learning.test_completion import T0, finish, make_course, make_programme
 
 
@@ -30,35 +30,6 @@ def client_for(app: Flask, user: User):
     client = app.test_client()
     assert login(client, user.email).status_code == 302
     return client
-
-
-def add_progress(
-    app: Flask,
-    user_id: int,
-    course_id: int,
-    lesson_id: int,
-    status: str,
-    watched: float = 0.0,
-    duration: float | None = None,
-    at: datetime = T0,
-) -> None:
-    with new_session(app) as session:
-        session.add(
-            LessonProgress(
-                user_id=user_id,
-                lesson_id=lesson_id,
-                course_id=course_id,
-                status=status,
-                watched=[[0, int(watched * 10)]] if watched else [],
-                watched_seconds=watched,
-                duration=duration,
-                position=watched,
-                started_at=at,
-                last_activity_at=at,
-                completed_at=at if status == ProgressStatus.DONE else None,
-            )
-        )
-        session.commit()
 
 
 def add_playback(
