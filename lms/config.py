@@ -53,6 +53,8 @@ class Settings:
     max_document_mb: int = 100
     max_image_mb: int = 50
     max_caption_kb: int = 2048
+    # Ed25519 key that signs credentials; None: generated into instance/signing-keys.
+    signing_key_file: Path | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -116,6 +118,22 @@ def _check_url(name: str, value: str | None, schemes: tuple[str, ...]) -> str | 
             f", not {value!r}"
         )
     return value
+
+
+def _signing_key_file(env: Mapping[str, str]) -> Path | None:
+    """``LMS_SIGNING_KEY_FILE``: checked now, so a bad key stops start-up, not issuing."""
+    raw = env.get(PREFIX + "SIGNING_KEY_FILE")
+    if not raw:
+        return None
+    from lms.credentials.keys import SigningKeyError, load_key_file  # noqa: PLC0415
+
+    path = Path(raw).expanduser().resolve()
+    try:
+        load_key_file(path)
+    except SigningKeyError as error:
+        # The message names the file and the problem, never the key material.
+        raise ConfigError(f"{PREFIX}SIGNING_KEY_FILE: {error}") from None
+    return path
 
 
 def _secret_key(instance_path: Path, env: Mapping[str, str]) -> str:
@@ -199,4 +217,5 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_document_mb=_int(env, "MAX_DOCUMENT_MB", 100),
         max_image_mb=_int(env, "MAX_IMAGE_MB", 50),
         max_caption_kb=_int(env, "MAX_CAPTION_KB", 2048),
+        signing_key_file=_signing_key_file(env),
     )

@@ -196,8 +196,16 @@ def build_credential(
     status: StatusEntry | None = None,
     name: str | None = None,
     email_salt: str | None = None,
+    other_names: Sequence[str] = (),
+    subject_extra: Mapping[str, Any] | None = None,
+    evidence: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The unsigned ``OpenBadgeCredential`` (a plain dict, JSON-ready)."""
+    """The unsigned ``OpenBadgeCredential`` (a plain dict, JSON-ready).
+
+    ``other_names`` are more ``name`` identities (the name in the trainee's own script);
+    ``subject_extra`` adds ``AchievementSubject`` properties (``activityEndDate`` ...);
+    ``evidence`` lists ``Evidence`` objects (the public verification page).
+    """
     if not recipient_name.strip():
         raise CredentialError("the recipient needs a name")
     valid_from = valid_from or datetime.now(UTC).replace(microsecond=0)
@@ -211,6 +219,16 @@ def build_credential(
             "identityHash": recipient_name,
         }
     ]
+    for other in other_names:
+        if other.strip() and other != recipient_name:
+            identifiers.append(
+                {
+                    "type": "IdentityObject",
+                    "identityType": "name",
+                    "hashed": False,
+                    "identityHash": other,
+                }
+            )
     if recipient_email:
         salt = email_salt or secrets.token_hex(16)
         identifiers.append(
@@ -241,6 +259,10 @@ def build_credential(
             },
         },
     }
+    if subject_extra:
+        credential["credentialSubject"].update(subject_extra)
+    if evidence:
+        credential["evidence"] = [dict(item) for item in evidence]
     if valid_until is not None:
         credential["validUntil"] = _iso(valid_until)
     if status is not None:

@@ -354,6 +354,30 @@ def rotate(key_dir: Path | str, *, keep_private: bool = False) -> SigningKey:
         return key
 
 
+def remember_public_key(key_dir: Path | str, key: SigningKey) -> None:
+    """Keep the public part of a key given as a file (``LMS_SIGNING_KEY_FILE``) in ``key_dir``.
+
+    The key set is published from ``key_dir``: once the operator replaces the key file,
+    the old key must stay published for the credentials it signed. A file key seen for the
+    first time retires the file keys remembered before it. Nothing private is written.
+    """
+    key_dir = Path(key_dir)
+    path = key_dir / f"{key.key_id}.json"
+    if path.exists():
+        return
+    with _locked(key_dir):
+        if path.exists():
+            return
+        for other in sorted(key_dir.glob("*.json")):
+            document = _read_key_document(other)
+            if document.get("source") == "file" and "retired" not in document:
+                document["retired"] = _iso(_now())
+                _write_private_file(other, json.dumps(document, indent=2) + "\n")
+        document = _key_document(key, with_private=False, retired=None)
+        document["source"] = "file"
+        _write_private_file(path, json.dumps(document, indent=2) + "\n")
+
+
 def public_keys(key_dir: Path | str) -> list[PublicKey]:
     """Every key in ``key_dir`` (current and retired) as public keys, oldest first."""
     key_dir = Path(key_dir)

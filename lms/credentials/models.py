@@ -18,6 +18,10 @@ Old rows are never deleted: a reissued code keeps answering "revoked (replaced)"
 published versions of the courses the trainee completed for the programme (the version
 recorded on the course completion), divided by 60. Estimated, not measured watch time:
 it is what the programme asks of a trainee and is the same for every graduate of it.
+
+**Revocation status.** A record's bit in the published Bitstring Status List follows from
+its id (:func:`lms.credentials.issuing.status_position`): ids are never reused, as records
+are never deleted, so no extra column or allocator is needed.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from lms.db import Base, utcnow
@@ -60,6 +64,9 @@ class CompletionRecord(Base):
     replaced_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("completion_records.id", ondelete="SET NULL")
     )
+    # The signed OpenBadgeCredential (compact JWS, public data), kept so the trainee
+    # always downloads the bytes issued; None until signed (see lms.credentials.issuing).
+    credential_jwt: Mapped[str | None] = mapped_column(Text)
 
     user: Mapped[User] = relationship(foreign_keys=[user_id])  # noqa: F821
     programme: Mapped[Programme] = relationship()  # noqa: F821
@@ -72,6 +79,13 @@ class CompletionRecord(Base):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+    @property
+    def state(self) -> str:
+        """``valid``, ``revoked`` or ``replaced`` (a reissued record is also revoked)."""
+        if self.replaced_by_id is not None:
+            return "replaced"
+        return "revoked" if self.revoked_at is not None else "valid"
 
 
 from lms.accounts.models import User  # noqa: E402,F401

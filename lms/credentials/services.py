@@ -10,23 +10,36 @@ See :mod:`lms.credentials.models` for why it is issued exactly once.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask import current_app, has_app_context
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from lms.accounts.models import User
+from lms.accounts.models import Role, User
 from lms.audit.services import record as audit
 from lms.catalog.models import Course, CourseVersion
 from lms.credentials.codes import new_verification_code, normalise_code
+from lms.credentials.issuing import (
+    CredentialSettings,
+    credential_token,
+    settings_for,
+    try_sign_record,
+)
 from lms.credentials.models import CompletionRecord
 from lms.db import insert_if_absent, utcnow
 from lms.learning.completion import programme_completed
 from lms.learning.records import CourseCompletion
+from lms.learning.tracking import signals
 from lms.programs.models import Enrolment, Programme, ProgrammeCourse
+
+#: A record was issued or reissued (sender: the new CompletionRecord; ``session=``), sent
+#: inside the unit of work that writes it. lms.certificates listens (builds the PDF).
+record_issued = signals.signal("record-issued")
 
 
 class RecordError(Exception):
@@ -69,9 +82,15 @@ def _snapshot(session: Session, user_id: int, programme_id: int) -> tuple[list[d
 
 
 def issue_record(
-    session: Session, enrolment: Enrolment, now: datetime | None = None
+    session: Session,
+    enrolment: Enrolment,
+    now: datetime | None = None,
+    signer: CredentialSettings | None = None,
 ) -> CompletionRecord | None:
-    """Issue the record of a completed enrolment: the new record, or None if one exists."""
+    """Issue the record of a completed enrolment: the new record, or None if one exists.
+
+    With ``signer`` the record's credential is signed at once (see :mod:`.issuing`).
+    """
     programme = session.get(Programme, enrolment.programme_id)
     assert programme is not None
     courses, hours = _snapshot(session, enrolment.user_id, enrolment.programme_id)
@@ -94,11 +113,22 @@ def issue_record(
         },
         ["user_id", "programme_id", "generation"],
     )
-    return None if new_id is None else session.get(CompletionRecord, new_id)
+    if new_id is None:
+        return None
+    record = session.get(CompletionRecord, new_id)
+    assert record is not None
+    if signer is not None:
+        try_sign_record(record, signer)
+        session.flush()
+    record_issued.send(record, session=session)
+    return record
 
 
 def _on_programme_completed(enrolment: Enrolment, session: Session, **_extra: Any) -> None:
-    issue_record(session, enrolment)
+    # Completions happen in requests and jobs (an app context: sign now); elsewhere the
+    # credential is signed on its first download.
+    signer = settings_for(current_app) if has_app_context() else None
+    issue_record(session, enrolment, signer=signer)
 
 
 programme_completed.connect(_on_programme_completed)
@@ -130,7 +160,11 @@ def revoke(
 
 
 def reissue(
-    session: Session, actor: User, record: CompletionRecord, ip: str = ""
+    session: Session,
+    actor: User,
+    record: CompletionRecord,
+    ip: str = "",
+    signer: CredentialSettings | None = None,
 ) -> CompletionRecord:
     """Replace a record by a new one with a new code; the old one is revoked (audited).
 
@@ -163,6 +197,8 @@ def reissue(
         record.revoked_reason = "Reissued"
         record.revoked_by_id = actor.id
     record.replaced_by_id = new.id
+    if signer is not None:
+        try_sign_record(new, signer)
     session.flush()
     audit(
         session,
@@ -174,6 +210,7 @@ def reissue(
         old_code=record.verification_code,
         new_code=new.verification_code,
     )
+    record_issued.send(new, session=session)
     return new
 
 
@@ -191,3 +228,63 @@ def lookup_by_code(session: Session, text: str | None) -> CompletionRecord | Non
         )
         .where(CompletionRecord.verification_code == code)
     )
+
+
+# --- the trainee's own records -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CourseRecord:
+    """A completed course, as the trainee's records page shows it."""
+
+    course: Course
+    completed_at: datetime
+    # The course's score once quizzes record one; None until then (never made up).
+    score: float | None = None
+
+
+def records_of(session: Session, user_id: int) -> list[CompletionRecord]:
+    """A trainee's completion records, newest first (replaced ones included)."""
+    return list(
+        session.scalars(
+            select(CompletionRecord)
+            .options(joinedload(CompletionRecord.programme), joinedload(CompletionRecord.sponsor))
+            .where(CompletionRecord.user_id == user_id)
+            .order_by(CompletionRecord.issued_at.desc(), CompletionRecord.id.desc())
+        )
+    )
+
+
+def course_records_of(session: Session, user_id: int) -> list[CourseRecord]:
+    """The courses a trainee has completed, most recent first."""
+    rows = session.execute(
+        select(Course, CourseCompletion.completed_at)
+        .join(CourseCompletion, CourseCompletion.course_id == Course.id)
+        .where(CourseCompletion.user_id == user_id)
+        .order_by(CourseCompletion.completed_at.desc(), Course.id)
+    )
+    return [CourseRecord(course, completed_at) for course, completed_at in rows]
+
+
+def readable_record(session: Session, user: User, record_id: int) -> CompletionRecord | None:
+    """The record if ``user`` may download it (its own trainee, or an admin), else None."""
+    record = session.get(CompletionRecord, record_id)
+    if record is None or (record.user_id != user.id and not user.has_role(Role.ADMIN)):
+        return None
+    return record
+
+
+def download_credential(
+    session: Session, user: User, record: CompletionRecord, signer: CredentialSettings, ip: str = ""
+) -> str:
+    """The record's signed credential for ``user`` to download; the download is audited."""
+    token = credential_token(record, signer)
+    audit(
+        session,
+        "credentials.download",
+        actor_id=user.id,
+        subject=f"completion_record:{record.id}",
+        ip=ip,
+        format="vc+jwt",
+    )
+    return token

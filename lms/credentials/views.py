@@ -7,8 +7,12 @@ not echoed), so the page tells nothing about which codes exist or are well forme
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -18,14 +22,16 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import format_decimal
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from lms.accounts.models import Role
 from lms.core.auth import roles_required
-from lms.credentials import services
+from lms.credentials import issuing, services
+from lms.credentials.badges import envelope
 from lms.credentials.forms import RecordFilterForm, ReissueForm, RevokeForm, VerifyForm
 from lms.credentials.models import CompletionRecord
 from lms.db import get_session
@@ -34,11 +40,13 @@ from lms.programs.models import Programme
 
 bp = Blueprint("credentials", __name__, template_folder="templates")
 
-DEFAULT_ISSUER = "Kenshu — Clean Authority of Tokyo"
+DEFAULT_ISSUER = issuing.DEFAULT_ISSUER_NAME
 VERIFY_LIMIT = "30 per minute"
 PAGE_SIZE = 50
 
 _verify_limit = limiter.shared_limit(VERIFY_LIMIT, scope="credentials-verify")
+# Hours and scores in the reader's number format (1.5 / 1,5).
+bp.add_app_template_filter(format_decimal, "record_number")
 
 
 def _issuer() -> str:
@@ -152,8 +160,84 @@ def reissue(record_id: int):
     if not ReissueForm().validate_on_submit():
         abort(400)
     try:
-        new = services.reissue(get_session(), current_user, found, ip=request.remote_addr or "")
+        new = services.reissue(
+            get_session(),
+            current_user,
+            found,
+            ip=request.remote_addr or "",
+            signer=issuing.settings_for(current_app),
+        )
     except services.RecordError as error:
         return _records_page(400, str(error))
     flash(_("The record has been reissued with code %(code)s.", code=new.verification_code))
     return redirect(url_for("credentials.records"))
+
+
+# --- published for verifiers (no login) ----------------------------------------------------
+
+#: Verifiers may cache for a few minutes: a revocation or a new key shows within that time.
+PUBLIC_CACHE = "public, max-age=300"
+
+
+def _public(body: str, mimetype: str) -> Response:
+    response = current_app.response_class(body, mimetype=mimetype)
+    response.headers["Cache-Control"] = PUBLIC_CACHE
+    response.headers["Access-Control-Allow-Origin"] = "*"  # browser-based verifiers
+    response.set_etag(hashlib.sha256(body.encode("utf-8")).hexdigest())
+    return response.make_conditional(request)
+
+
+def _json(document: dict) -> str:
+    return json.dumps(document, ensure_ascii=False, indent=2)
+
+
+@bp.get("/credentials/issuer")
+def issuer():
+    profile = issuing.issuer_profile(issuing.settings_for(current_app))
+    return _public(_json(profile), "application/json")
+
+
+@bp.get("/credentials/keys")
+def keys():
+    return _public(_json(issuing.key_set(issuing.settings_for(current_app))), "application/json")
+
+
+@bp.get("/credentials/status/<int:list_id>")
+def status_list(list_id: int):
+    db = get_session()
+    if not issuing.status_list_exists(db, list_id):
+        abort(404)
+    token = issuing.status_list_token(db, list_id, issuing.settings_for(current_app))
+    return _public(token, "application/vc+jwt")
+
+
+# --- the trainee's records ---------------------------------------------------------------
+
+
+@bp.get("/records")
+@login_required
+def my_records():
+    db = get_session()
+    return render_template(
+        "credentials/my_records.html",
+        records=services.records_of(db, current_user.id),
+        course_records=services.course_records_of(db, current_user.id),
+    )
+
+
+@bp.get("/records/<int:record_id>/credential.json")
+@login_required
+def record_credential(record_id: int):
+    db = get_session()
+    # Someone else's record answers like a missing one: ids tell nothing.
+    found = services.readable_record(db, current_user, record_id)
+    if found is None:
+        abort(404)
+    token = services.download_credential(
+        db, current_user, found, issuing.settings_for(current_app), ip=request.remote_addr or ""
+    )
+    response = current_app.response_class(_json(envelope(token)), mimetype="application/json")
+    filename = f"kenshu-credential-{found.verification_code}.json"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
