@@ -1,19 +1,50 @@
 """The JSON API under /api/v1/, described by /api/v1/openapi.json.
 
+``/me``                                   the signed-in user (cookie session only)
+``/programmes``                           the caller's sponsor's programmes
+``/programmes/<id>/completions``          its completion records, a page at a time
+``/records/<id>``                         one completion record
+
+The sponsor endpoints take an API token or a sponsor's or admin's session (see
+:mod:`lms.api.auth`); another sponsor's programme answers 403 (as in the portal), its
+record 404 like an unknown id. Every download of completions is written to the audit log.
 Session-authenticated writes need the CSRF token in an ``X-CSRFToken`` header,
 like every form.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from lms.accounts import services as accounts
 from lms.accounts.models import User
+from lms.api.auth import api_error, current_caller, sponsor_api
+from lms.api.completions import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    completion_page,
+    decode_cursor,
+    encode_cursor,
+    one_record,
+)
+from lms.api.openapi import openapi_document
+from lms.audit.services import record
+from lms.core.errors import MESSAGES
+from lms.credentials.models import CompletionRecord
+from lms.db import get_session, utcnow
+from lms.exports.completions import write_csv
+from lms.programs.models import Programme
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+SINCE_MARGIN = timedelta(minutes=1)
 
 
 def _me(user: User) -> dict[str, object]:
@@ -66,69 +97,181 @@ def update_me():
 
 @bp.get("/openapi.json")
 def openapi():
-    base = current_app.config["LMS_SETTINGS"].base_url
-    error = {"$ref": "#/components/schemas/Error"}
-    me_schema = {"$ref": "#/components/schemas/Me"}
-    return jsonify(
-        {
-            "openapi": "3.1.0",
-            "info": {"title": "Kenshu API", "version": "1"},
-            "servers": [{"url": base + "/api/v1"}],
-            "components": {
-                "securitySchemes": {
-                    "session": {"type": "apiKey", "in": "cookie", "name": "session"}
-                },
-                "schemas": {
-                    "Error": {
-                        "type": "object",
-                        "properties": {
-                            "error": {
-                                "type": "object",
-                                "properties": {
-                                    "status": {"type": "integer"},
-                                    "message": {"type": "string"},
-                                },
-                            }
-                        },
-                    },
-                    "Me": {
-                        "type": "object",
-                        "properties": {
-                            "id": {"type": "integer"},
-                            "email": {"type": "string"},
-                            "name": {"type": "string"},
-                            "native_name": {"type": "string"},
-                            "country": {"type": "string"},
-                            "organisation": {"type": "string"},
-                            "locale": {"type": ["string", "null"]},
-                            "timezone": {"type": "string"},
-                            "roles": {"type": "array", "items": {"type": "string"}},
-                            "sponsor_id": {"type": ["integer", "null"]},
-                        },
-                    },
-                },
-            },
-            "security": [{"session": []}],
-            "paths": {
-                "/me": {
-                    "get": {
-                        "summary": "The signed-in user",
-                        "responses": {
-                            "200": {"content": {"application/json": {"schema": me_schema}}},
-                            "401": {"content": {"application/json": {"schema": error}}},
-                        },
-                    },
-                    "patch": {
-                        "summary": "Update the signed-in user's profile",
-                        "description": "Needs the CSRF token in the X-CSRFToken header.",
-                        "requestBody": {"content": {"application/json": {"schema": me_schema}}},
-                        "responses": {
-                            "200": {"content": {"application/json": {"schema": me_schema}}},
-                            "400": {"content": {"application/json": {"schema": error}}},
-                            "401": {"content": {"application/json": {"schema": error}}},
-                        },
-                    },
-                },
-            },
-        }
+    return jsonify(openapi_document(current_app.config["LMS_SETTINGS"].base_url))
+
+
+# --- the sponsor API ---------------------------------------------------------------------
+
+
+def _base_url() -> str:
+    return current_app.config["LMS_SETTINGS"].base_url
+
+
+def _programme_json(programme: Programme) -> dict[str, object]:
+    return {
+        "id": programme.id,
+        "code": programme.code,
+        "title": programme.title,
+        "sponsor_id": programme.sponsor_id,
+        "sponsor_name": programme.sponsor.name,
+        "starts_on": programme.starts_on.isoformat(),
+        "ends_on": programme.ends_on.isoformat(),
+    }
+
+
+def _audit_download(report: str, subject: str, **details: object) -> None:
+    caller = current_caller()
+    record(
+        get_session(),
+        "export",
+        actor_id=caller.user_id,
+        subject=subject,
+        ip=request.remote_addr or "",
+        report=report,
+        via=caller.via,
+        token_id=caller.token_id,
+        token_prefix=caller.token_prefix,
+        **details,
     )
+
+
+@bp.get("/programmes")
+@sponsor_api
+def programmes():
+    caller = current_caller()
+    query = (
+        select(Programme)
+        .options(selectinload(Programme.sponsor))
+        .order_by(Programme.starts_on.desc(), Programme.code)
+    )
+    if caller.sponsor_id is not None:
+        query = query.where(Programme.sponsor_id == caller.sponsor_id)
+    return jsonify(data=[_programme_json(p) for p in get_session().scalars(query)])
+
+
+class _BadQuery(Exception):
+    def __init__(self, message: object) -> None:
+        super().__init__(str(message))
+        self.message = message
+
+
+def _limit() -> int:
+    text = request.args.get("limit", "").strip()
+    if not text:
+        return DEFAULT_LIMIT
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        raise _BadQuery(_("limit must be a whole number from 1 to %(max)d.", max=MAX_LIMIT))
+    return int(text)
+
+
+def _after_id() -> int | None:
+    cursor = request.args.get("cursor", "").strip()
+    if not cursor:
+        return None
+    after_id = decode_cursor(cursor)
+    if after_id is None:
+        raise _BadQuery(_("This cursor is not valid. Use the next_cursor of a previous page."))
+    return after_id
+
+
+def _since() -> datetime | None:
+    text = request.args.get("since", "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise _BadQuery(
+            _("since must be an ISO 8601 date and time, e.g. 2026-04-01T00:00:00Z.")
+        ) from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _format() -> str:
+    value = request.args.get("format", "json").strip().lower() or "json"
+    if value not in ("json", "csv"):
+        raise _BadQuery(_("format must be json or csv."))
+    return value
+
+
+@bp.get("/programmes/<int:programme_id>/completions")
+@sponsor_api
+def programme_completions(programme_id: int):
+    db = get_session()
+    caller = current_caller()
+    programme = db.get(Programme, programme_id)
+    # As in the portal: 404 for none, 403 for another sponsor's (programme ids are not
+    # secret; records are, see completion_record).
+    if programme is None:
+        return api_error(404, _("This programme does not exist."))
+    if not caller.sees(programme.sponsor_id):
+        return api_error(403, MESSAGES[403])
+    try:
+        limit, after_id, since, output = _limit(), _after_id(), _since(), _format()
+    except _BadQuery as error:
+        return api_error(400, error.message)
+    # Records committed while this page is read may carry an earlier issued_at: the
+    # margin makes the next pull from as_of see them (at the cost of a few repeats).
+    as_of = utcnow().replace(microsecond=0) - SINCE_MARGIN
+    page = completion_page(
+        db,
+        sponsor_id=programme.sponsor_id,
+        programme_id=programme.id,
+        after_id=after_id,
+        limit=limit,
+        changed_since=since,
+        base_url=_base_url(),
+    )
+    next_cursor = encode_cursor(page.next_after_id) if page.next_after_id is not None else None
+    _audit_download(
+        "api_completions",
+        programme.code,
+        format=output,
+        sponsor_id=programme.sponsor_id,
+        programme_id=programme.id,
+        rows=len(page.rows),
+        since=since.isoformat() if since else None,
+    )
+    headers = {"Cache-Control": "no-store", "X-As-Of": as_of.isoformat().replace("+00:00", "Z")}
+    if next_cursor is not None:
+        args = {**request.args.to_dict(), "cursor": next_cursor}
+        next_url = url_for(".programme_completions", programme_id=programme.id, **args)
+        headers["Link"] = f'<{next_url}>; rel="next"'
+        headers["X-Next-Cursor"] = next_cursor
+    if output == "csv":
+        filename = f"completions-{programme.code}.csv"
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(filename)}"
+        return Response("".join(write_csv(page.rows)), mimetype="text/csv", headers=headers)
+    response = jsonify(
+        data=page.rows,
+        next_cursor=next_cursor,
+        has_more=next_cursor is not None,
+        as_of=headers["X-As-Of"],
+    )
+    response.headers.update(headers)
+    return response
+
+
+@bp.get("/records/<int:record_id>")
+@sponsor_api
+def completion_record(record_id: int):
+    db = get_session()
+    found = db.get(CompletionRecord, record_id)
+    # Another sponsor's record answers exactly like a missing one: record ids would
+    # otherwise tell how many completions there are, and whose.
+    row = None
+    if found is not None and current_caller().sees(found.sponsor_id):
+        row = one_record(db, found, base_url=_base_url())
+    if found is None or row is None:
+        return api_error(404, _("This completion record does not exist."))
+    _audit_download(
+        "api_record",
+        row["record_id"],
+        format="json",
+        sponsor_id=found.sponsor_id,
+        programme_id=found.programme_id,
+        record_id=found.id,
+    )
+    response = jsonify({**row, "replaced_by_id": found.replaced_by_id})
+    response.headers["Cache-Control"] = "no-store"
+    return response
