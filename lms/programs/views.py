@@ -20,6 +20,8 @@ from lms.accounts.models import Role
 from lms.core.auth import roles_required
 from lms.core.forms import ActionForm, MoveForm
 from lms.db import get_session
+from lms.exports.portal import STAGE_LABELS, programme_counts
+from lms.exports.views import sponsor_programme_or_abort, sponsor_programme_page
 from lms.programs import services
 from lms.programs.forms import (
     AddCourseForm,
@@ -365,22 +367,13 @@ def sponsor_home():
     return render_template(
         "programs/sponsor_home.html",
         programmes=programmes,
-        counts=services.enrolment_counts(db, [p.id for p in programmes]),
+        counts=programme_counts(db, [p.id for p in programmes]),
+        stage_labels=STAGE_LABELS,
     )
 
 
 @bp.get("/sponsor/programmes/<int:programme_id>")
 @roles_required(Role.SPONSOR)
 def sponsor_programme(programme_id: int):
-    db = get_session()
-    programme = _load_programme(programme_id)
-    if not services.can_view_programme(current_user, programme):
-        abort(403)
-    enrolments = services.programme_enrolments(db, programme.id)
-    return render_template(
-        "programs/sponsor_programme.html",
-        programme=programme,
-        enrolments=enrolments,
-        counts=services.count_by_status(enrolments),
-        countries=get_locale().territories,
-    )
+    # The portal's programme page lives with the completion-list downloads it offers.
+    return sponsor_programme_page(sponsor_programme_or_abort(programme_id))

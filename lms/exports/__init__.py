@@ -1,0 +1,1 @@
+"""Completion lists for sponsors: the shared rows and writers, and the portal downloads."""
