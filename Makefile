@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 export LMS_INSTANCE_PATH ?= $(CURDIR)/instance
 CATALOGUES := lms/i18n/translations
 
-.PHONY: run test install install-test catalogues lint messages bench clean
+.PHONY: run test install install-test catalogues assets lint messages bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,12 +26,23 @@ install-test: $(VENV)/.installed-test catalogues
 catalogues: $(VENV)/.installed
 	$(BIN)/pybabel -q compile -d $(CATALOGUES)
 
-run: install
+# Front-end libraries from the npm registry (package.json): the 360° panorama viewer is
+# bundled into lms/static/vendor/, which like node_modules/ is never committed.
+VENDOR := lms/static/vendor
+assets: $(VENDOR)/.built
+
+$(VENDOR)/.built: package.json package-lock.json lms/tours/assets/panorama.js
+	npm ci --no-audit --no-fund --loglevel=error
+	node_modules/.bin/esbuild lms/tours/assets/panorama.js --bundle --minify --format=iife \
+		--target=es2019 --log-level=warning --outfile=$(VENDOR)/panorama.js
+	touch $@
+
+run: install assets
 	$(BIN)/lms init
 	$(BIN)/lms demo
 	$(BIN)/lms serve --host 127.0.0.1 --port 5000
 
-test: install-test
+test: install-test assets
 	$(BIN)/ruff check .
 	$(BIN)/pytest $(PYTEST_ARGS)
 
@@ -45,6 +56,8 @@ bench: install
 	$(BIN)/python bench/heartbeat_load.py --database sqlite
 	if [ -n "$$LMS_TEST_DATABASE_URL" ]; then $(BIN)/python bench/heartbeat_load.py --database postgresql --database-url "$$LMS_TEST_DATABASE_URL"; fi
 	if [ -f bench/lesson_page_size.py ]; then $(BIN)/python bench/lesson_page_size.py; fi
+	$(BIN)/python bench/export_completions.py --database sqlite
+	if [ -n "$$LMS_TEST_DATABASE_URL" ]; then $(BIN)/python bench/export_completions.py --database postgresql --database-url "$$LMS_TEST_DATABASE_URL"; fi
 
 # Refresh the message template and merge it into every catalogue.
 messages: $(VENV)/.installed
@@ -52,4 +65,4 @@ messages: $(VENV)/.installed
 	$(BIN)/pybabel -q update -N -i lms/i18n/messages.pot -d $(CATALOGUES)
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache node_modules $(VENDOR)

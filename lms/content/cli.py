@@ -93,7 +93,9 @@ def import_command(path: Path, publish: bool, as_email: str | None) -> None:
             f"({len(report.lessons_added)} new, {len(report.lessons_archived)} archived); "
             f"{len(report.media_uploaded)} media files uploaded and queued for processing, "
             f"{len(report.media_kept)} unchanged; "
-            f"{len(report.captions_written)} caption files written."
+            f"{len(report.captions_written)} caption files written; "
+            f"{report.questions} questions in the bank ({len(report.questions_written)} "
+            f"added or changed, {len(report.questions_archived)} archived)."
         )
         for note in report.notes:
             click.echo(f"Note: {note}")

@@ -7,7 +7,9 @@ same bytes:
 - ``lessons/<lesson uid>.<language>.md``: each lesson's Markdown text;
 - ``media/<lesson uid>.<extension>``: the original media object, as uploaded;
 - ``captions/<lesson uid>.<language>.vtt``: captions as stored (WebVTT; an SRT
-  imported or uploaded was converted on the way in).
+  imported or uploaded was converted on the way in);
+- ``questions/<category>.yaml``: the question bank, one file per category (see
+  :mod:`lms.content.quizzes`); a quiz lesson's settings are in ``course.yaml``.
 
 Archived lessons are not exported. A video still uploading has no original yet and
 is left out, with a note.
@@ -26,7 +28,7 @@ from typing import Any, BinaryIO
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
-from lms.catalog.models import Course, Lesson, Texts
+from lms.catalog.models import Course, Lesson, LessonKind, Texts
 from lms.catalog.services import course_tree
 from lms.content.package import (
     LESSON_KINDS,
@@ -38,8 +40,10 @@ from lms.content.package import (
     TextFile,
     write_package,
 )
+from lms.content.quizzes import export_bank, export_notes, export_quiz
 from lms.media.models import MediaAsset, MediaKind, MediaStatus
 from lms.storage import Storage
+from lms.tours.package import export_tour
 
 DEFAULT_EXTENSIONS = {MediaKind.VIDEO: ".mp4", MediaKind.DOCUMENT: ".pdf"}
 _EXTENSION = re.compile(r"\.[a-z0-9]{1,8}")
@@ -94,14 +98,20 @@ def course_package(
         code=course.code,
         default_language=language,
         texts=_fields(course.texts, ("title", "summary")),
+        bank=export_bank(session, course.id, notes),
     )
     for module, lessons in course_tree(session, course):
         entry = ModuleEntry(uid=module.uid, titles=_titles(module.texts))
         for lesson in lessons:
             lesson_entry = _lesson(storage, lesson, notes)
+            if lesson_entry is not None and lesson.kind == LessonKind.TOUR:
+                lesson_entry.tour = export_tour(session, storage, lesson, notes)
+            if lesson_entry is not None and lesson.kind == LessonKind.QUIZ:
+                lesson_entry.quiz = export_quiz(lesson.settings, notes, lesson.uid)
             if lesson_entry is not None:
                 entry.lessons.append(lesson_entry)
         package.modules.append(entry)
+    notes.extend(export_notes(package))
     return package
 
 

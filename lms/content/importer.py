@@ -60,10 +60,12 @@ from lms.content.package import (
     PackageProblem,
     read_package,
 )
+from lms.content.quizzes import import_bank
 from lms.db import utcnow
 from lms.media import services as media
 from lms.media.models import Caption, MediaAsset, MediaStatus
 from lms.storage import NotFound, Storage, StorageError, new_key
+from lms.tours.package import import_tour
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +84,9 @@ class ImportReport:
     media_uploaded: list[str] = field(default_factory=list)  # package paths
     media_kept: list[str] = field(default_factory=list)  # unchanged: not uploaded again
     captions_written: list[str] = field(default_factory=list)
+    questions: int = 0  # in the package's question bank
+    questions_written: list[str] = field(default_factory=list)  # uids added or changed
+    questions_archived: list[str] = field(default_factory=list)
     notes: list[Any] = field(default_factory=list)  # lazily translated remarks
 
 
@@ -180,6 +185,7 @@ class _Import:
 
         modules = self._modules(course)
         self._lessons(course, modules, report)
+        self._bank(course, report)
 
         after = snapshot(self.session, course)
         report.modules = len(package.modules)
@@ -267,6 +273,10 @@ class _Import:
                     report.lessons_added.append(entry.uid)
                 self._lesson_fields(lesson, module, position, entry)
                 self._media(course, lesson, entry, report)
+                if entry.tour is not None:  # a plant tour: its files and stops
+                    self.other_changes |= import_tour(
+                        session, self.storage, lesson, entry.tour, self.actor.id, self.created
+                    )
         session.flush()
         for uid, lesson in existing.items():
             if uid not in wanted and lesson.archived_at is None:
@@ -290,6 +300,21 @@ class _Import:
         if LESSON_KINDS[entry.kind].threshold:
             _assign(lesson, "completion_threshold", entry.completion_threshold)
         _assign(lesson, "texts", entry.texts)
+        # A quiz's settings live in the lesson's settings; the package is their truth.
+        settings = {key: value for key, value in (lesson.settings or {}).items() if key != "quiz"}
+        if entry.quiz is not None:
+            settings["quiz"] = entry.quiz.to_dict()
+        _assign(lesson, "settings", settings)
+
+    # -- question bank ----------------------------------------------------------------
+
+    def _bank(self, course: Course, report: ImportReport) -> None:
+        result = import_bank(self.session, course.id, self.package.bank)
+        report.questions = result.questions
+        report.questions_written = result.written
+        report.questions_archived = result.archived
+        # Trainees draw from the bank itself (snapshots name questions by uid).
+        self.other_changes |= bool(result.written or result.archived)
 
     # -- media ------------------------------------------------------------------------
 

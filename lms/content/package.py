@@ -7,7 +7,8 @@ described in ``content/README.md``; this module is its one implementation.
 :func:`read_package` checks *everything* before anything is imported: the YAML (with
 line numbers), every path (no absolute path, no ``..``, no symbolic link anywhere in
 the folder), every file by its content (a video must be a playable video, a PDF a
-readable PDF, captions must parse and fit the video), ids and languages. It returns a
+readable PDF, captions must parse and fit the video), ids and languages, and the
+question bank and quiz settings (:mod:`lms.content.quizzes`). It returns a
 :class:`CoursePackage` only when there is no problem at all, else raises
 :class:`PackageError` with every problem found, each as ``file:line: message``.
 
@@ -33,10 +34,13 @@ from flask_babel import lazy_gettext as _l
 
 from lms.catalog.models import DEFAULT_VIDEO_THRESHOLD, LessonKind, Texts
 from lms.catalog.services import CODE_PATTERN, UID_PATTERN
+from lms.content import quizzes
+from lms.content.quizzes import BankFile
 from lms.i18n import CONTENT_LANGUAGES
 from lms.media.captions import CaptionError, parse_captions, to_webvtt
 from lms.media.models import MediaKind
 from lms.media.probe import MediaError, probe_pdf, probe_video
+from lms.quizzes.settings import QuizSettings
 
 FORMAT_VERSION = 1
 COURSE_FILE = "course.yaml"
@@ -123,6 +127,8 @@ class LessonEntry:
     captions: dict[str, CaptionFile] = field(default_factory=dict)  # language -> captions
     # Files of the fields reserved for later kinds of content (quiz, tour): path by field.
     reserved: dict[str, str] = field(default_factory=dict)
+    tour: Any = None  # a plant tour: lms.tours.package.TourFile
+    quiz: QuizSettings | None = None  # a quiz lesson's settings (lms.quizzes.settings)
     line: int = 0
 
     @property
@@ -155,6 +161,7 @@ class CoursePackage:
     texts: Texts  # {language: {"title": ..., "summary": ...}}
     modules: list[ModuleEntry] = field(default_factory=list)
     code_line: int = 0  # where ``code`` is written, for problems found later (access)
+    bank: list[BankFile] = field(default_factory=list)  # the question bank, file by file
 
     @property
     def lessons(self) -> list[LessonEntry]:
@@ -169,10 +176,10 @@ class KindFormat:
     """What a lesson of one kind may carry in ``course.yaml`` besides the common fields.
 
     ``media`` names the field holding the lesson's media file; the field is named after
-    the media kind (``video``, ``document``). ``reserved`` fields name files whose
-    content a later version imports (quiz questions, plant tours): today they are
-    checked (the path, and that the file is well-formed YAML) but not imported. A later
-    feature gives its kind a new entry here and an import step of its own.
+    the media kind (``video``, ``document``). ``reserved`` fields hold the content of
+    kinds with a reader of their own: ``quiz`` (the settings, written in course.yaml:
+    :mod:`lms.content.quizzes`) and ``tour`` (a file: :mod:`lms.tours.package`); any
+    other is a path, checked (and the file well-formed YAML) but not imported.
     """
 
     media: str | None = None
@@ -200,10 +207,12 @@ LESSON_KINDS: dict[str, KindFormat] = {
     str(LessonKind.READING): KindFormat(),
     str(LessonKind.DOCUMENT): KindFormat(media=str(MediaKind.DOCUMENT)),
     str(LessonKind.QUIZ): KindFormat(reserved=("quiz",)),
-    str(LessonKind.TOUR): KindFormat(reserved=("tour",)),
+    str(LessonKind.TOUR): KindFormat(threshold=True, reserved=("tour",)),  # clips of video stops
 }
 
-COURSE_FIELDS = frozenset({"format", "code", "default_language", "texts", "modules"})
+COURSE_FIELDS = frozenset(
+    {"format", "code", "default_language", "texts", "modules", quizzes.BANK_FIELD}
+)
 MODULE_FIELDS = frozenset({"uid", "texts", "lessons"})
 COURSE_TEXT_FIELDS = ("title", "summary")
 
@@ -287,6 +296,7 @@ class _Reader:
         self.shared: set[str] = set()  # text files that several lessons may name
         self.texts_read: dict[str, str | None] = {}
         self.reported_links: set[str] = set()
+        self.quiz_nodes: dict[str, YMap] = {}  # lesson uid -> its ``quiz:`` mapping
 
     def problem(self, file: str, line: int | None, message: Any) -> None:
         self.problems.append(PackageProblem(file, line, message))
@@ -756,10 +766,21 @@ def _read_lesson(
                     captions[language] = caption
 
     reserved: dict[str, str] = {}
+    tour = None
+    quiz = None
     for name in fmt.reserved if fmt is not None else ():
-        if name in data:
+        if name == "quiz" and name in data:  # written in course.yaml: lms.content.quizzes
+            quiz = quizzes.read_quiz(reader, data)
+            if uid is not None:
+                reader.quiz_nodes[uid] = data[name]
+        elif name in data:
             found = reader.resolve(data[name], data.line_of(name), name)
-            if found is not None and reader.load_yaml(*found) is not None:
+            if found is not None and name == "tour":
+                # Plant tours: lms.tours.package reads the file and checks its media.
+                from lms.tours.package import read_tour  # noqa: PLC0415 - tours import the catalog
+
+                tour = read_tour(reader, *found, default_language)
+            elif found is not None and reader.load_yaml(*found) is not None:
                 reserved[name] = found[0]
 
     if uid is None or fmt is None or kind_name is None:
@@ -775,6 +796,8 @@ def _read_lesson(
         media=media,
         captions=captions,
         reserved=reserved,
+        tour=tour,
+        quiz=quiz,
         line=data.line,
     )
 
@@ -809,6 +832,9 @@ def _read_course(reader: _Reader, data: YMap) -> CoursePackage | None:
     ):
         default_language = None
     texts = reader.texts(data, COURSE_TEXT_FIELDS, default_language)
+    checked = len(reader.problems)
+    bank = quizzes.read_bank(reader, data)
+    bank_complete = len(reader.problems) == checked  # else quizzes are not checked against it
 
     modules: list[ModuleEntry] = []
     module_uids: dict[str, int] = {}
@@ -848,15 +874,19 @@ def _read_course(reader: _Reader, data: YMap) -> CoursePackage | None:
         if uid is not None:
             modules.append(module)
 
-    if code is None or default_language is None:
-        return None
-    return CoursePackage(
-        code=code,
-        default_language=default_language,
+    package = CoursePackage(
+        code=code or "",
+        default_language=default_language or "",
         texts=texts,
         modules=modules,
         code_line=data.line_of("code"),
+        bank=bank,
     )
+    if bank_complete:
+        quizzes.check_slots(reader, package, reader.quiz_nodes)
+    if code is None or default_language is None:
+        return None
+    return package
 
 
 def read_package(path: str | os.PathLike[str]) -> CoursePackage:
@@ -949,6 +979,10 @@ def course_data(package: CoursePackage) -> dict[str, Any]:
             for name in fmt.reserved:
                 if name in lesson.reserved:
                     item[name] = lesson.reserved[name]
+            if lesson.tour is not None:
+                item["tour"] = lesson.tour.path
+            if lesson.quiz is not None:
+                item["quiz"] = quizzes.quiz_data(lesson.quiz)
             lessons.append(item)
         modules.append(
             {
@@ -957,13 +991,16 @@ def course_data(package: CoursePackage) -> dict[str, Any]:
                 "lessons": lessons,
             }
         )
-    return {
+    data: dict[str, Any] = {
         "format": FORMAT_VERSION,
         "code": package.code,
         "default_language": lang,
         "texts": _texts_data(package.texts, COURSE_TEXT_FIELDS, lang),
-        "modules": modules,
     }
+    if package.bank:
+        data[quizzes.BANK_FIELD] = [bank_file.path for bank_file in package.bank]
+    data["modules"] = modules
+    return data
 
 
 def dump_course_yaml(package: CoursePackage) -> str:
@@ -993,6 +1030,9 @@ def write_package(package: CoursePackage, dest: str | os.PathLike[str]) -> list[
         return path
 
     target(COURSE_FILE).write_text(dump_course_yaml(package), encoding="utf-8", newline="\n")
+    for bank_file in package.bank:
+        text = quizzes.dump_bank_file(bank_file)
+        target(bank_file.path).write_text(text, encoding="utf-8", newline="\n")
     for lesson in package.lessons:
         for body in lesson.bodies.values():
             target(body.path).write_text(body.text + "\n", encoding="utf-8", newline="\n")
@@ -1002,4 +1042,11 @@ def write_package(package: CoursePackage, dest: str | os.PathLike[str]) -> list[
                     out.write(chunk)
         for caption in lesson.captions.values():
             target(caption.path).write_text(caption.vtt, encoding="utf-8", newline="\n")
+        if lesson.tour is not None:  # a plant tour: its YAML file and its media
+            text = yaml.dump(lesson.tour.data, Dumper=_Dumper, sort_keys=False, allow_unicode=True)
+            target(lesson.tour.path).write_text(text, encoding="utf-8", newline="\n")
+            for media in lesson.tour.files.values():
+                with media.open() as source, target(media.path).open("wb") as out:
+                    while chunk := source.read(1024 * 1024):
+                        out.write(chunk)
     return written

@@ -560,6 +560,9 @@ def build_sample_media(dest: str | os.PathLike[str] = SAMPLE_PACKAGE) -> list[st
     handout = root / "media" / HANDOUT_NAME
     handout.write_bytes(text_pdf(HANDOUT, HANDOUT[0][1]))
     written.append(f"media/{HANDOUT_NAME}")
+    from lms.tours.sample import build_tour_media  # noqa: PLC0415 - the plant tour's files
+
+    written += build_tour_media(root)
     return written
 
 

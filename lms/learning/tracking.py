@@ -598,6 +598,21 @@ def mark_done(session: Session, user: User, lesson: Lesson, now: datetime) -> Pr
     return _view(spec, progress)
 
 
+def record_activity(
+    session: Session, user: User, lesson: Lesson, now: datetime, *, done: bool
+) -> LessonProgress:
+    """Progress judged by the lesson's own kind (a tour's stops): the lesson is in
+    progress, or done once ``done`` (idempotent; a done lesson stays done)."""
+    progress, _fresh = _lock_progress(session, user, lesson, now)
+    if progress.status == ProgressStatus.NOT_STARTED:
+        progress.status = str(ProgressStatus.IN_PROGRESS)
+    if done:
+        _complete(session, progress, now)
+    progress.last_activity_at = max(progress.last_activity_at, now)
+    session.flush()
+    return progress
+
+
 # --- the unit of work, retried --------------------------------------------------------------
 
 T = TypeVar("T")

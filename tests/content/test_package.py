@@ -194,20 +194,18 @@ def test_a_path_that_is_not_a_folder_is_reported(tmp_path: Path):
     assert "not a folder" in str(problem)
 
 
-def test_reserved_quiz_file_is_checked_but_not_imported_yet(package: Path):
+def test_a_quiz_lesson_carries_its_settings_not_a_file(package: Path):
+    # The field once reserved for a file holds the quiz's settings (tests/content/
+    # test_quiz_packages.py covers quizzes and the question bank).
     edit(
         package,
         "en: {title: Quiz (coming later)}",
         "en: {title: Quiz (coming later)}\n        quiz: quizzes/one.yaml",
     )
-    problems = problems_of(package)
-    assert any("file not found: quizzes/one.yaml" in str(p) for p in problems)
-    (package / "quizzes").mkdir()
-    (package / "quizzes" / "one.yaml").write_text("questions: [\n")
-    problems = problems_of(package)
-    assert problems[0].file == "quizzes/one.yaml" and "YAML" in str(problems[0])
-    (package / "quizzes" / "one.yaml").write_text("questions: []\n")
-    assert read_package(package).lessons[3].reserved == {"quiz": "quizzes/one.yaml"}
+    [problem] = problems_of(package)
+    assert "'quiz' must be a mapping" in str(problem)
+    edit(package, "quiz: quizzes/one.yaml", "quiz: {pass_mark: 70}")
+    assert read_package(package).lessons[3].quiz.pass_mark == 70.0
 
 
 def test_texts_with_numbers_and_yaml_words_stay_text(package: Path):

@@ -27,6 +27,18 @@ from lms.storage import get_storage
 from tests.conftest import build_app
 
 
+def build_tour_media_paths() -> list[str]:
+    """The plant tour's files that build-sample writes (see lms/tours/sample.py)."""
+    from lms.tours.sample import CLIPS, FOLDER, PANORAMAS, PHOTOS
+
+    return (
+        [f"{FOLDER}/map.png"]
+        + [f"{FOLDER}/{uid}.jpg" for uid in PANORAMAS]
+        + [f"{FOLDER}/{uid}-{i + 1}.jpg" for uid, names in PHOTOS.items() for i in range(len(names))]
+        + [f"{FOLDER}/{uid}.mp4" for uid in CLIPS]
+    )
+
+
 def test_the_sample_course_imports_with_its_media_processed(
     app: Flask, session: Session, make_user
 ):
@@ -54,16 +66,18 @@ def test_the_sample_course_imports_with_its_media_processed(
     for lesson in lessons:
         assert set(lesson.texts) == {"en", "ja"}, lesson.uid
         assert all(lesson.texts[lang].get("title") for lang in ("en", "ja")), lesson.uid
-        if lesson.kind in ("quiz", "tour"):  # placeholders: optional, and they say so
-            assert not lesson.required and "Coming later" in lesson.texts["en"]["body"]
-            assert "準備中" in lesson.texts["ja"]["body"]
+        if lesson.kind == "quiz":  # a real quiz, required (tests/content/test_quiz_packages.py)
+            assert lesson.required and lesson.settings["quiz"]["slots"], lesson.uid
+        if lesson.kind == "tour":  # optional
+            assert not lesson.required
 
     session.expire_all()
     assets = session.scalars(select(MediaAsset).where(MediaAsset.course_id == course.id)).all()
-    assert sorted(a.kind for a in assets) == ["document"] + ["video"] * 4
+    # The lectures and the handout, and the plant tour's map, photos, panoramas and clips.
+    assert sorted(a.kind for a in assets) == ["document"] + ["image"] * 10 + ["video"] * 6
     for asset in assets:
         assert asset.status == MediaStatus.READY, (asset.filename, asset.error)
-        if asset.kind == "video":
+        if asset.kind == "video" and not (asset.info or {}).get("tour"):
             assert asset.duration == 20
             assert {r.name for r in asset.renditions} == {"240p", "360p", "audio"}
             assert [c.language for c in asset.captions] == ["en", "ja"]
@@ -121,6 +135,7 @@ def test_build_sample_writes_the_media(tmp_path: Path):
         [f"media/{lecture.name}.mp4" for lecture in LECTURES]
         + [caption_path(lecture, lang) for lecture in LECTURES for lang in ("en", "ja")]
         + ["media/handout-separation.pdf"]
+        + build_tour_media_paths()
     )
     for name in written:
         if not name.endswith(".mp4"):  # video bytes depend on the fonts installed
