@@ -71,25 +71,38 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     extensions.limiter.init_app(app)
     mail.init_app(app, settings)
     storage.init_app(app, settings)
+    import lms.certificates.jobs  # noqa: F401 - declares the certificate job
+    import lms.quizzes.attempts  # noqa: F401 - declares the quiz deadline job
+
     jobs.init_app(app, settings)
+    from lms.media.tasks import schedule_periodic_jobs
+
+    schedule_periodic_jobs(app)  # the hourly clean-up of abandoned uploads
     security.init_app(app)
     labels.init_app(app)
 
+    import lms.certificates.services  # noqa: F401 - makes a certificate for each issued record
     import lms.credentials.services  # noqa: F401 - issues records on programme completion
     import lms.learning.completion  # noqa: F401 - completion rules listen to lesson events
     from lms.accounts.views import bp as accounts_bp
     from lms.accounts.views import init_login
     from lms.admin.views import bp as admin_bp
+    from lms.api.portal import bp as api_tokens_bp
     from lms.api.views import bp as api_bp
     from lms.catalog.views import bp as catalog_bp
+    from lms.certificates.views import bp as certificates_bp
     from lms.core.views import bp as core_bp
     from lms.credentials.views import bp as credentials_bp
+    from lms.exports.views import bp as exports_bp
     from lms.learning.beats import bp as progress_bp
     from lms.learning.report_views import bp as reports_bp
     from lms.learning.views import bp as learning_bp
     from lms.media.views import bp as media_bp
     from lms.programs.views import bp as programs_bp
+    from lms.quizzes.authoring_views import bp as quiz_authoring_bp
+    from lms.quizzes.views import bp as quizzes_bp
     from lms.storage.views import bp as storage_bp
+    from lms.tours.views import bp as tours_bp
 
     init_login(app)
     blueprints = (
@@ -103,8 +116,14 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         progress_bp,
         reports_bp,
         credentials_bp,
+        certificates_bp,
+        exports_bp,
+        quizzes_bp,
+        quiz_authoring_bp,
         storage_bp,
+        tours_bp,
         api_bp,
+        api_tokens_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -17,6 +17,7 @@ from lms.accounts.models import User
 from lms.catalog import services as catalog
 from lms.db import new_session
 from lms.programs.models import Enrolment, Programme, ProgrammeCourse, Sponsor
+from lms.quizzes.models import QuizAttempt
 from tests.conftest import login
 
 ROLES = ("anonymous", "trainee", "instructor", "sponsor", "other_sponsor", "admin")
@@ -60,9 +61,23 @@ MATRIX: dict[str, set[str]] = {
     "programs.enrolment_status": ADMIN,
     "programs.sponsor_home": {"sponsor", "other_sponsor", "admin"},
     "programs.sponsor_programme": PROGRAMME_OWNER,
+    "exports.completions_csv": PROGRAMME_OWNER,
+    "exports.completions_xlsx": PROGRAMME_OWNER,
     "api.me": SIGNED_IN,
     "api.update_me": SIGNED_IN,
     "api.openapi": EVERYONE,
+    # The sponsor API is made for bearer tokens (tests/api/test_isolation.py tries them);
+    # a cookie session of sponsor staff (own sponsor) or an admin (every sponsor) may use
+    # it too, read-only, so staff can try it in a browser. Trainees and instructors: 403.
+    "api.programmes": {"sponsor", "other_sponsor", "admin"},  # each sees its own
+    "api.programme_completions": PROGRAMME_OWNER,
+    # Record 1 does not exist: 404 to whoever passes the role check. Another sponsor's
+    # record answers the same 404 (tests/api/test_isolation.py).
+    "api.completion_record": {"sponsor", "other_sponsor", "admin"},
+    # Each sponsor's staff manage their own tokens; admins see and revoke all. Token 1
+    # does not exist: 404, as for another sponsor's token.
+    "api_tokens.tokens_page": {"sponsor", "other_sponsor", "admin"},
+    "api_tokens.revoke": {"sponsor", "other_sponsor", "admin"},
     "catalog.courses": {"instructor", "admin"},
     "catalog.course_new": {"instructor", "admin"},
     # The world's course is taught by the instructor: course team only.
@@ -88,6 +103,44 @@ MATRIX: dict[str, set[str]] = {
     "progress.beat": COURSE_READERS,
     "progress.progress": COURSE_READERS,
     "progress.done": COURSE_READERS,
+    # Taking a quiz: starting is for the course's readers (404 for the reading lesson);
+    # an attempt is its owner's only (the world's trainee has attempt <attempt_id>).
+    "quizzes.start": COURSE_READERS,
+    "quizzes.attempt": {"trainee"},
+    "quizzes.attempt_post": {"trainee"},
+    "quizzes.result": {"trainee"},
+    "quizzes.api_attempt": {"trainee"},
+    "quizzes.api_save": {"trainee"},
+    "quizzes.api_submit": {"trainee"},
+    # Writing quizzes: the course team (the world's lesson is no quiz, so 404 past the check).
+    "quiz_authoring.bank_list": COURSE_TEAM,
+    "quiz_authoring.question_new": COURSE_TEAM,
+    "quiz_authoring.question_edit": COURSE_TEAM,
+    "quiz_authoring.question_archive": COURSE_TEAM,
+    "quiz_authoring.question_preview": COURSE_TEAM,
+    "quiz_authoring.categories": COURSE_TEAM,
+    "quiz_authoring.category_rename": COURSE_TEAM,
+    "quiz_authoring.category_delete": COURSE_TEAM,
+    "quiz_authoring.gift_import": COURSE_TEAM,
+    "quiz_authoring.gift_export": COURSE_TEAM,
+    "quiz_authoring.quiz_settings": COURSE_TEAM,
+    "quiz_authoring.quiz_preview": COURSE_TEAM,
+    "quiz_authoring.quiz_results": COURSE_TEAM,
+    "quiz_authoring.attempt_review": COURSE_TEAM,
+    "quiz_authoring.answer_override": COURSE_TEAM,
+    # Plant tours: the readers of the lesson's course (then 404 when it is not a tour).
+    "tours.visit": COURSE_READERS,
+    "tours.beat": COURSE_READERS,
+    "tours.stop_progress": COURSE_READERS,
+    "tours.builder": COURSE_TEAM,
+    "tours.builder_map": COURSE_TEAM,
+    "tours.builder_settings": COURSE_TEAM,
+    "tours.builder_stop_add": COURSE_TEAM,
+    "tours.builder_stop_edit": COURSE_TEAM,
+    "tours.builder_stop_move": COURSE_TEAM,
+    "tours.builder_stop_delete": COURSE_TEAM,
+    "tours.builder_hotspot_add": COURSE_TEAM,
+    "tours.builder_hotspot_delete": COURSE_TEAM,
     # Media endpoints check the role first, then the lesson or asset (404 when missing).
     "media.create_upload": {"instructor", "admin"},
     "media.upload_state": {"instructor", "admin"},
@@ -114,6 +167,16 @@ MATRIX: dict[str, set[str]] = {
     "credentials.records": ADMIN,
     "credentials.revoke": ADMIN,
     "credentials.reissue": ADMIN,
+    "credentials.issuer": EVERYONE,
+    "credentials.keys": EVERYONE,
+    "credentials.status_list": EVERYONE,
+    "credentials.my_records": SIGNED_IN,
+    # Record 1 does not exist: a 404 to everyone signed in, like someone else's record.
+    "credentials.record_credential": SIGNED_IN,
+    # The record's trainee and admins only; record 1 does not exist: a 404 to the signed in.
+    "certificates.download": SIGNED_IN,
+    "certificates.make": SIGNED_IN,
+    "certificates.status": SIGNED_IN,
     "storage.serve": SIGNED_URL,
     "storage.upload_part": SIGNED_URL,
 }
@@ -147,7 +210,21 @@ def world(app: Flask, make_user):
         lesson = catalog.add_lesson(
             session, module, catalog.LessonData(kind="reading", title="Reading", language="en")
         )
+        quiz = catalog.add_lesson(
+            session, module, catalog.LessonData(kind="quiz", title="Quiz", language="en")
+        )
         catalog.publish(session, instructor, course)
+        session.flush()
+        attempt = QuizAttempt(
+            user_id=users["trainee"].id,
+            lesson_id=quiz.id,
+            course_id=course.id,
+            number=1,
+            seed=1,
+            settings={},
+            items=[],
+        )
+        session.add(attempt)
         session.flush()
         session.add(ProgrammeCourse(programme_id=programme.id, course_id=course.id))
         session.add(Enrolment(programme_id=programme.id, user_id=users["trainee"].id))
@@ -158,6 +235,7 @@ def world(app: Flask, make_user):
             "course_id": course.id,
             "module_id": module.id,
             "lesson_id": lesson.id,
+            "attempt_id": attempt.id,
         }
     users["sponsor"] = make_user("sponsor", sponsor_id=ids["sponsor_id"])
     users["other_sponsor"] = make_user("sponsor", sponsor_id=ids["sponsor_id"] + 1)
@@ -175,8 +253,15 @@ SAMPLE_VALUES = {
     "asset_id": 1,
     "caption_id": 1,
     "record_id": 1,
+    "list_id": 1,
     "code": "K7M2-9QXD-4TRW-HC8P",
     "enrolment_id": 1,
+    "token_id": 1,
+    "stop_uid": "weighbridge",
+    "hotspot_uid": "h1",
+    "question_id": 1,
+    "category_id": 1,
+    "position": 0,
 }
 
 

@@ -330,7 +330,7 @@ def test_document_quiz_and_tour_lessons(app, media_course) -> None:
     assert "handout.pdf" in response.headers["Content-Disposition"]
 
     page = _html(client.get(f"/courses/{course_id}/lessons/{lessons['quiz']}"))
-    assert "quizzes are coming in a later version" in page
+    assert "About this quiz" in page
     page = _html(client.get(f"/courses/{course_id}/lessons/{lessons['tour']}"))
     assert "This plant tour is not ready yet" in page  # a tour lesson without its tour
 
