@@ -80,7 +80,10 @@ def test_a_completion_builds_a_certificate_the_trainee_downloads(jobs_app: Flask
     assert [(e.actor_id, e.subject) for e in events] == [
         (done.trainee_id, f"completion_record:{done.record_id}")
     ]
-    assert "Download the PDF certificate" in partial_for(jobs_app, done.trainee_id, done.record_id)
+    # The trainee reads Japanese: the link is there, in their language.
+    partial = partial_for(jobs_app, done.trainee_id, done.record_id)
+    assert f"/records/{done.record_id}/certificate.pdf" in partial
+    assert "PDF の修了証をダウンロード" in partial
 
 
 def test_nobody_else_gets_the_certificate(jobs_app: Flask, make_user):
