@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
@@ -15,19 +17,33 @@ from lms.config import Settings
 from lms.db import utcnow
 
 
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # "text/csv"
+    data: bytes
+
+
 class Mailer:
     def __init__(self, settings: Settings) -> None:
         self.sender = settings.mail_from
         self.smtp_url = settings.smtp_url
         self.outbox = settings.instance_path / "outbox"
 
-    def send(self, to: str, subject: str, body: str) -> EmailMessage:
+    def send(
+        self, to: str, subject: str, body: str, attachments: Sequence[Attachment] = ()
+    ) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self.sender
         message["To"] = to
         message["Subject"] = subject
         message["Message-ID"] = make_msgid(domain="kenshu.localhost")
         message.set_content(body)
+        for attachment in attachments:
+            maintype, subtype = attachment.content_type.split("/", 1)
+            message.add_attachment(
+                attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
+            )
         if self.smtp_url:
             self._send_smtp(message)
         else:

@@ -59,21 +59,47 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat().replace("+00:00", "Z") if moment is not None else None
 
 
-def _times(session: Session, ids: list[int]) -> dict[int, tuple[datetime, datetime | None]]:
+def course_scores(courses: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The record's courses with their scores (null for a course without one)."""
+    return [
+        {
+            "course_id": c.get("course_id"),
+            "code": c.get("code") or "",
+            "title": c.get("title") or "",
+            "score": c.get("score") if isinstance(c.get("score"), int | float) else None,
+        }
+        for c in courses or []
+    ]
+
+
+_Extra = tuple[datetime, datetime | None, list[dict[str, Any]]]
+
+
+def _times(session: Session, ids: list[int]) -> dict[int, _Extra]:
+    """Per record id: issued_at, revoked_at and the courses (for their scores)."""
     if not ids:
         return {}
     rows = session.execute(
-        select(CompletionRecord.id, CompletionRecord.issued_at, CompletionRecord.revoked_at).where(
-            CompletionRecord.id.in_(ids)
-        )
+        select(
+            CompletionRecord.id,
+            CompletionRecord.issued_at,
+            CompletionRecord.revoked_at,
+            CompletionRecord.courses,
+        ).where(CompletionRecord.id.in_(ids))
     )
-    return {row.id: (row.issued_at, row.revoked_at) for row in rows}
+    return {row.id: (row.issued_at, row.revoked_at, row.courses) for row in rows}
 
 
-def _with_times(row: dict[str, Any], issued: datetime, revoked: datetime | None) -> dict[str, Any]:
+def _with_times(
+    row: dict[str, Any],
+    issued: datetime,
+    revoked: datetime | None,
+    courses: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     updated = max(issued, revoked) if revoked is not None else issued
     return {
         **row,
+        "course_scores": course_scores(courses),
         "issued_at": _iso(issued),
         "revoked_at": _iso(revoked),
         "updated_at": _iso(updated),
@@ -186,4 +212,4 @@ def one_record(
         stream.close()
     if row is None or row["id"] != record.id:
         return None
-    return _with_times(row, record.issued_at, record.revoked_at)
+    return _with_times(row, record.issued_at, record.revoked_at, record.courses)

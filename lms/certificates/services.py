@@ -33,6 +33,7 @@ from lms.audit.services import record as audit
 from lms.certificates.models import Certificate, CertificateError, CertificateStatus
 from lms.certificates.pdf import MAX_COURSES, Bilingual, CertificateDocument
 from lms.credentials.models import CompletionRecord
+from lms.credentials.scores import format_score
 from lms.credentials.services import record_issued
 from lms.db import insert_if_absent, utcnow
 from lms.i18n import LANGUAGES
@@ -110,7 +111,11 @@ def document_for(record: CompletionRecord, *, issuer: str, url: str) -> Certific
     """Everything the certificate of ``record`` says, in English and the trainee's language."""
     user, programme = record.user, record.programme
     language = trainee_language(user)
-    courses = [f"{course['code']} — {course['title']}" for course in record.courses or []]
+    courses = [
+        f"{course['code']} — {course['title']}"
+        + (f" ({format_score(course['score'])}%)" if course.get("score") is not None else "")
+        for course in record.courses or []
+    ]
     hidden = len(courses) - MAX_COURSES
     more = (
         _both(language, _nl("and %(num)d more course", "and %(num)d more courses", hidden))

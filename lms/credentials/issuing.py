@@ -120,7 +120,8 @@ def build_record_credential(record: CompletionRecord, settings: CredentialSettin
     )
     completed = _aware(record.completed_at).astimezone(UTC)
     verify_url = settings.base_url + VERIFY_PATH.format(code=record.verification_code)
-    return badges.build_credential(
+    descriptions, results = _course_results(record, settings)
+    credential = badges.build_credential(
         issuer=settings.issuer(),
         achievement=achievement,
         recipient_name=user.name or user.email,
@@ -133,7 +134,10 @@ def build_record_credential(record: CompletionRecord, settings: CredentialSettin
         valid_from=_aware(record.issued_at).replace(microsecond=0),
         status=StatusEntry(settings.status_list_url(list_id), index),
         name=programme.title,
-        subject_extra={"activityEndDate": f"{completed:%Y-%m-%dT%H:%M:%SZ}"},
+        subject_extra={
+            "activityEndDate": f"{completed:%Y-%m-%dT%H:%M:%SZ}",
+            **({"result": results} if results else {}),
+        },
         evidence=[
             {
                 "id": verify_url,
@@ -143,6 +147,38 @@ def build_record_credential(record: CompletionRecord, settings: CredentialSettin
             }
         ],
     )
+    if descriptions:
+        credential["credentialSubject"]["achievement"]["resultDescription"] = descriptions
+    return credential
+
+
+def _course_results(
+    record: CompletionRecord, settings: CredentialSettings
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """OB 3.0 ``ResultDescription`` (on the achievement) and ``Result`` (on the subject)
+    per course with a score: a ``Percent`` from 0 to 100 (see lms.credentials.scores).
+    Courses without a score get neither: nothing is made up."""
+    descriptions, results = [], []
+    for course in record.courses or []:
+        score = course.get("score")
+        if not isinstance(score, int | float):
+            continue
+        key = f"{settings.base_url}/courses/{course.get('course_id')}/score"
+        description_id = f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, key)}"
+        descriptions.append(
+            {
+                "id": description_id,
+                "type": ["ResultDescription"],
+                "name": f"{course.get('code')} {course.get('title')}: course score (percent)",
+                "resultType": "Percent",
+                "valueMin": "0",
+                "valueMax": "100",
+            }
+        )
+        results.append(
+            {"type": ["Result"], "resultDescription": description_id, "value": f"{score:g}"}
+        )
+    return descriptions, results
 
 
 def sign_record(record: CompletionRecord, settings: CredentialSettings) -> str:

@@ -19,6 +19,13 @@ published versions of the courses the trainee completed for the programme (the v
 recorded on the course completion), divided by 60. Estimated, not measured watch time:
 it is what the programme asks of a trainee and is the same for every graduate of it.
 
+**Scores** (``courses[].score``) are percentages from the course's quizzes, the quiz
+lessons of the version the trainee completed: each quiz counts with its counted result
+(best or last graded attempt, per its settings), and the course score is the plain mean
+of those percentages (every quiz weighs the same, whatever its points), rounded to one
+decimal. ``courses[].quizzes`` keeps the per-quiz percentages. A course with no graded
+quiz has ``score: null``, never a made-up number. See :mod:`lms.credentials.scores`.
+
 **Revocation status.** A record's bit in the published Bitstring Status List follows from
 its id (:func:`lms.credentials.issuing.status_position`): ids are never reused, as records
 are never deleted, so no extra column or allocator is needed.
@@ -56,7 +63,8 @@ class CompletionRecord(Base):
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime]
     study_hours: Mapped[float] = mapped_column(default=0.0)
-    # [{"course_id", "code", "title", "completed_at" (ISO 8601)}] as at issue.
+    # [{"course_id", "code", "title", "completed_at" (ISO 8601), "score" (percent or
+    # null), "quizzes": [{"lesson_id", "title", "percent"}]}] as at issue.
     courses: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str] = mapped_column(String(500), default="")

@@ -31,6 +31,7 @@ from lms.credentials.issuing import (
     try_sign_record,
 )
 from lms.credentials.models import CompletionRecord
+from lms.credentials.scores import course_score, quiz_results
 from lms.db import insert_if_absent, utcnow
 from lms.learning.completion import programme_completed
 from lms.learning.records import CourseCompletion
@@ -67,12 +68,15 @@ def _snapshot(session: Session, user_id: int, programme_id: int) -> tuple[list[d
     )
     courses, minutes = [], 0
     for course_id, code, title, completed_at, snapshot in rows:
+        quizzes = quiz_results(session, user_id, snapshot)
         courses.append(
             {
                 "course_id": course_id,
                 "code": code,
                 "title": title,
                 "completed_at": completed_at.isoformat(),
+                "score": course_score(quizzes),
+                "quizzes": quizzes,
             }
         )
         for module in (snapshot or {}).get("modules") or []:
@@ -239,7 +243,8 @@ class CourseRecord:
 
     course: Course
     completed_at: datetime
-    # The course's score once quizzes record one; None until then (never made up).
+    # The mean of its quizzes' counted results (see lms.credentials.scores); None for a
+    # course without a graded quiz (never made up).
     score: float | None = None
 
 
@@ -258,12 +263,16 @@ def records_of(session: Session, user_id: int) -> list[CompletionRecord]:
 def course_records_of(session: Session, user_id: int) -> list[CourseRecord]:
     """The courses a trainee has completed, most recent first."""
     rows = session.execute(
-        select(Course, CourseCompletion.completed_at)
+        select(Course, CourseCompletion.completed_at, CourseVersion.snapshot)
         .join(CourseCompletion, CourseCompletion.course_id == Course.id)
+        .outerjoin(CourseVersion, CourseVersion.id == CourseCompletion.course_version_id)
         .where(CourseCompletion.user_id == user_id)
         .order_by(CourseCompletion.completed_at.desc(), Course.id)
     )
-    return [CourseRecord(course, completed_at) for course, completed_at in rows]
+    return [
+        CourseRecord(course, completed_at, course_score(quiz_results(session, user_id, snapshot)))
+        for course, completed_at, snapshot in rows
+    ]
 
 
 def readable_record(session: Session, user: User, record_id: int) -> CompletionRecord | None:

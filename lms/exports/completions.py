@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from lms.accounts.models import User
 from lms.credentials.models import CompletionRecord
+from lms.credentials.scores import format_score
 from lms.programs.models import Programme
 
 #: The columns of a completion list, in order: (key of the row dict, header).
@@ -167,9 +168,10 @@ def _courses_text(courses: Iterable[dict[str, Any]]) -> str:
 
 
 def _scores_text(courses: Iterable[dict[str, Any]]) -> str:
-    """Only the scores the record holds, e.g. ``WM101: 85``; empty when it holds none."""
+    """Only the scores the record holds, e.g. ``WM101: 85; WM102: 87.5`` (percentages);
+    empty when it holds none."""
     return "; ".join(
-        f"{c.get('code') or c.get('title') or ''}: {c['score']}"
+        f"{c.get('code') or c.get('title') or ''}: {format_score(float(c['score']))}"
         for c in courses
         if c.get("score") is not None and c.get("score") != ""
     )

@@ -1,0 +1,1 @@
+"""Weekly email digests of new completions for sponsor staff."""
