@@ -73,11 +73,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     storage.init_app(app, settings)
     import lms.certificates.jobs  # noqa: F401 - declares the certificate job
     import lms.quizzes.attempts  # noqa: F401 - declares the quiz deadline job
+    from lms.digests.jobs import schedule_periodic_jobs as schedule_digests
 
     jobs.init_app(app, settings)
     from lms.media.tasks import schedule_periodic_jobs
 
     schedule_periodic_jobs(app)  # the hourly clean-up of abandoned uploads
+    schedule_digests(app)  # the weekly completion emails (checked hourly)
     security.init_app(app)
     labels.init_app(app)
 
@@ -93,6 +95,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from lms.certificates.views import bp as certificates_bp
     from lms.core.views import bp as core_bp
     from lms.credentials.views import bp as credentials_bp
+    from lms.digests.views import bp as digests_bp
     from lms.exports.views import bp as exports_bp
     from lms.learning.beats import bp as progress_bp
     from lms.learning.report_views import bp as reports_bp
@@ -124,6 +127,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         tours_bp,
         api_bp,
         api_tokens_bp,
+        digests_bp,
     )
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

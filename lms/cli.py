@@ -12,6 +12,8 @@ from sqlalchemy import select
 from lms.config import ConfigError
 from lms.content.cli import content_group
 from lms.credentials.cli import credentials_group
+from lms.digests.cli import digests_group
+from lms.storage.cli import storage_group
 
 lms_group = AppGroup("lms", help="Kenshu administration commands.")
 
@@ -148,6 +150,8 @@ def translations_check_command() -> None:
 
 lms_group.add_command(content_group)
 lms_group.add_command(credentials_group)
+lms_group.add_command(digests_group)
+lms_group.add_command(storage_group)
 
 
 def register_commands(app: Flask) -> None:

@@ -6,6 +6,7 @@ from lms.audit.models import AuditEvent
 from lms.catalog.models import Course, CourseInstructor, CourseVersion, Lesson, LessonKind, Module
 from lms.certificates.models import Certificate, CertificateStatus
 from lms.credentials.models import CompletionRecord
+from lms.digests.models import CompletionDigestSubscription
 from lms.learning.models import LessonProgress, PlaybackSession, ProgressStatus
 from lms.learning.records import CourseCompletion, ModuleCompletion
 from lms.media.models import Caption, MediaAsset, MediaKind, MediaStatus, MediaUpload, Rendition
@@ -33,6 +34,7 @@ __all__ = [
     "Certificate",
     "CertificateStatus",
     "CompletionRecord",
+    "CompletionDigestSubscription",
     "Course",
     "CourseCompletion",
     "CourseInstructor",

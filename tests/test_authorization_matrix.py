@@ -78,6 +78,10 @@ MATRIX: dict[str, set[str]] = {
     # does not exist: 404, as for another sponsor's token.
     "api_tokens.tokens_page": {"sponsor", "other_sponsor", "admin"},
     "api_tokens.revoke": {"sponsor", "other_sponsor", "admin"},
+    # Sponsor staff subscribe themselves for their own sponsor; admins have no sponsor.
+    "digests.digest_page": {"sponsor", "other_sponsor"},
+    "digests.subscribe": {"sponsor", "other_sponsor"},
+    "digests.unsubscribe": {"sponsor", "other_sponsor"},
     "catalog.courses": {"instructor", "admin"},
     "catalog.course_new": {"instructor", "admin"},
     # The world's course is taught by the instructor: course team only.
@@ -141,6 +145,14 @@ MATRIX: dict[str, set[str]] = {
     "tours.builder_stop_delete": COURSE_TEAM,
     "tours.builder_hotspot_add": COURSE_TEAM,
     "tours.builder_hotspot_delete": COURSE_TEAM,
+    "tours.builder_caption_add": COURSE_TEAM,
+    "tours.builder_caption_delete": COURSE_TEAM,
+    "tours.builder_stop_media": COURSE_TEAM,
+    "tours.clip_upload_create": COURSE_TEAM,
+    "tours.clip_upload_state": COURSE_TEAM,
+    "tours.clip_upload_parts": COURSE_TEAM,
+    "tours.clip_upload_complete": COURSE_TEAM,
+    "tours.clip_upload_abort": COURSE_TEAM,
     # Media endpoints check the role first, then the lesson or asset (404 when missing).
     "media.create_upload": {"instructor", "admin"},
     "media.upload_state": {"instructor", "admin"},
@@ -259,6 +271,7 @@ SAMPLE_VALUES = {
     "token_id": 1,
     "stop_uid": "weighbridge",
     "hotspot_uid": "h1",
+    "language": "ja",
     "question_id": 1,
     "category_id": 1,
     "position": 0,

@@ -12,7 +12,8 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, SessionTransaction, selectinload
 
 from lms.accounts.models import Role, User, UserRole
 from lms.audit.services import record
@@ -29,6 +30,8 @@ from lms.catalog.models import (
 )
 from lms.db import utcnow
 from lms.i18n import CONTENT_LANGUAGES
+from lms.jobs import enqueue_after_commit
+from lms.media.services import has_detached_assets
 
 UID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$")
@@ -42,6 +45,22 @@ class CatalogError(Exception):
 
 def new_uid(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
+
+
+def savepoint(session: Session) -> SessionTransaction:
+    """``session.begin_nested()`` that is a real SAVEPOINT on SQLite too.
+
+    For a write that may break a unique constraint when two people save at once: the
+    failure rolls back to the savepoint and the unit of work stays usable. pysqlite only
+    opens a transaction before a write, so a SAVEPOINT opened after mere reads would be
+    the outermost transaction and its RELEASE would commit at once; BEGIN first.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        if driver is not None and not driver.in_transaction:
+            connection.exec_driver_sql("BEGIN")
+    return session.begin_nested()
 
 
 # --- access --------------------------------------------------------------------------
@@ -127,7 +146,7 @@ def create_course(session: Session, actor: User, data: CourseData) -> Course:
         raise CatalogError(_l("The title is required."))
     if data.default_language not in CONTENT_LANGUAGES:
         raise CatalogError(_l("Unknown language."))
-    if session.scalar(select(Course).where(func.upper(Course.code) == code.upper())):
+    if _course_code_taken(session, code):
         raise CatalogError(_l("A course with this code already exists."))
     course = Course(
         code=code,
@@ -137,10 +156,23 @@ def create_course(session: Session, actor: User, data: CourseData) -> Course:
     )
     if actor.has_role(Role.INSTRUCTOR):
         course.instructors.append(CourseInstructor(user_id=actor.id))
-    session.add(course)
-    session.flush()
+    try:
+        with savepoint(session):
+            session.add(course)
+            session.flush()
+    except IntegrityError:
+        if _course_code_taken(session, code):  # created by someone else since the check
+            raise CatalogError(_l("A course with this code already exists.")) from None
+        raise
     record(session, "course_created", actor_id=actor.id, subject=course.code)
     return course
+
+
+def _course_code_taken(session: Session, code: str) -> bool:
+    return (
+        session.scalar(select(Course.id).where(func.upper(Course.code) == code.upper()).limit(1))
+        is not None
+    )
 
 
 def update_course_texts(course: Course, language: str, title: str, summary: str) -> None:
@@ -393,8 +425,14 @@ def course_tree(session: Session, course: Course) -> list[tuple[Module, list[Les
     return [(m, by_module.get(m.id, [])) for m in course.modules]
 
 
-def snapshot(session: Session, course: Course) -> dict[str, Any]:
-    """The draft as plain data: what a published version freezes."""
+def snapshot(session: Session, course: Course, *, publishing: bool = False) -> dict[str, Any]:
+    """The draft as plain data: what a published version freezes.
+
+    ``publishing``: also freeze each quiz lesson's question bank (``"bank"``), which
+    refuses a quiz that could not be started (QuizPublishError, a CatalogError).
+    """
+    from lms.quizzes.publishing import frozen_bank  # here: lms.quizzes imports this module
+
     return {
         "code": course.code,
         "default_language": course.default_language,
@@ -415,6 +453,11 @@ def snapshot(session: Session, course: Course) -> dict[str, Any]:
                         "texts": lesson.texts,
                         "media_id": lesson.media_id,
                         "settings": lesson.settings,
+                        **(
+                            {"bank": frozen_bank(session, course, lesson)}
+                            if publishing and lesson.kind == LessonKind.QUIZ
+                            else {}
+                        ),
                     }
                     for lesson in lessons
                 ],
@@ -438,7 +481,7 @@ def publish(session: Session, actor: User, course: Course) -> CourseVersion:
     version = CourseVersion(
         course_id=course.id,
         number=number,
-        snapshot=snapshot(session, course),
+        snapshot=snapshot(session, course, publishing=True),
         published_by_id=actor.id,
     )
     session.add(version)
@@ -447,4 +490,7 @@ def publish(session: Session, actor: User, course: Course) -> CourseVersion:
     course.draft_changed = False
     session.flush()
     record(session, "course_published", actor_id=actor.id, subject=course.code, version=number)
+    if has_detached_assets(session, course.id):
+        # Files kept only for the previous version; deleted once this one is committed.
+        enqueue_after_commit(session, "prune_course_media", course.id)
     return version

@@ -9,8 +9,10 @@ failed request leaves neither a row nor an object behind.
 The upload protocol is S3 multipart on every back-end: the browser asks for a
 multipart upload, PUTs the parts straight to storage through signed URLs (several
 at a time, each retried), can list what already arrived to resume after a reload,
-and finally asks the server to assemble the object, which checks its size and
-records its SHA-256 before the processing job is queued.
+and finally asks the server to assemble the object, which checks its size before
+the processing job is queued. The SHA-256 is recorded then when the storage knows
+it (the local back-end computes it while assembling); on S3 the processing job
+computes it while it downloads the file, so that completing never reads gigabytes.
 
 Replacing a lesson's file: the new asset remembers its lesson (``lesson_id``) and
 becomes ``lesson.media_id`` only when it is READY, so trainees and the instructor's
@@ -46,7 +48,14 @@ from lms.i18n import CONTENT_LANGUAGES
 from lms.jobs import enqueue_after_commit
 from lms.media.captions import CaptionError, parse_captions, to_webvtt, transcript
 from lms.media.models import Caption, MediaAsset, MediaKind, MediaStatus, MediaUpload
-from lms.storage import NotFound, Storage, StorageError, UploadedPart, new_key
+from lms.storage import (
+    NotFound,
+    PendingUpload,
+    Storage,
+    StorageError,
+    UploadedPart,
+    new_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -318,6 +327,16 @@ def create_upload(
         raise MediaServiceError(_l("This kind of lesson has no file to upload."))
     if data.kind != expected:
         raise MediaServiceError(_l("This lesson takes another kind of file."))
+    check_upload(data, limits, storage.kind)
+    for old in pending_assets(session, lesson):
+        discard_asset(session, storage, old)
+    return start_upload(
+        session, storage, actor, data, limits, course_id=lesson.course_id, lesson_id=lesson.id
+    )
+
+
+def check_upload(data: NewUpload, limits: Limits, storage_kind: str) -> None:
+    """Refuse a file without a name, empty or too large, before anything is created."""
     filename = clean_filename(data.filename)
     if not filename:
         raise MediaServiceError(_l("The file has no name."))
@@ -333,18 +352,32 @@ def create_upload(
             ),
             413,
         )
+    plan_parts(data.size, limits.part_size, storage_kind)
+
+
+def start_upload(
+    session: Session,
+    storage: Storage,
+    actor: User,
+    data: NewUpload,
+    limits: Limits,
+    *,
+    course_id: int,
+    lesson_id: int | None,
+    info: dict[str, Any] | None = None,
+) -> MediaAsset:
+    """Start the multipart upload of a new asset (also used by other features, such as
+    tour clips, whose asset belongs to no lesson: ``lesson_id`` None)."""
+    check_upload(data, limits, storage.kind)
+    filename = clean_filename(data.filename)
     part_size, _count = plan_parts(data.size, limits.part_size, storage.kind)
-
-    for old in pending_assets(session, lesson):
-        discard_asset(session, storage, old)
-
     key = new_key("media", filename)
     content_type = _content_type(data.content_type, data.kind)
     upload_id = storage.start_multipart(key, content_type)
     on_rollback(session, lambda: storage.abort_multipart(key, upload_id))
     asset = MediaAsset(
-        course_id=lesson.course_id,
-        lesson_id=lesson.id,
+        course_id=course_id,
+        lesson_id=lesson_id,
         kind=data.kind,
         filename=filename,
         key=key,
@@ -352,7 +385,7 @@ def create_upload(
         size=data.size,
         status=MediaStatus.UPLOADING,
         progress=0.0,
-        info={},
+        info=info or {},
         created_by_id=actor.id,
     )
     asset.upload = MediaUpload(upload_id=upload_id, part_size=part_size, total_size=data.size)
@@ -409,7 +442,7 @@ def complete_upload(
     asset: MediaAsset,
     parts: Sequence[UploadedPart] | None = None,
 ) -> MediaAsset:
-    """Assemble the parts, check the size, record the SHA-256, queue the processing.
+    """Assemble the parts, check the size, record the SHA-256 if known, queue the processing.
 
     The server completes with the parts the storage lists; ``parts`` (what the
     browser believes it sent) is checked against that list when given. Parts still
@@ -546,6 +579,62 @@ def _abort_quietly(storage: Storage, key: str, upload_id: str) -> None:
         log.warning("could not abort the upload of %s: %s", key, error)
 
 
+DEFAULT_UPLOAD_MAX_AGE = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class UploadCleanup:
+    discarded_assets: int  # unfinished uploads of lessons, with their rows
+    aborted_uploads: int  # multipart uploads aborted in storage (those of the assets included)
+
+
+def cleanup_stale_uploads(
+    session: Session,
+    storage: Storage,
+    max_age: timedelta = DEFAULT_UPLOAD_MAX_AGE,
+    now: datetime | None = None,
+) -> UploadCleanup:
+    """Remove multipart uploads with no activity (start or part) for ``max_age``.
+
+    Their assets (still UPLOADING) and rows go now, the parts in storage after the
+    caller's commit. An upload started long ago that still receives parts is kept; a
+    row whose upload the storage no longer knows is removed once old enough; so is an
+    upload in storage that no row refers to (a crash between starting it and the commit).
+    """
+    cutoff = (now or utcnow()) - max_age
+    pending = storage.list_uploads(started_before=cutoff)
+    known = {u.upload_id for u in pending}
+    stale = {u.upload_id: u for u in pending if u.last_activity < cutoff}
+    assets = session.scalars(
+        select(MediaAsset)
+        .join(MediaUpload, MediaUpload.asset_id == MediaAsset.id)
+        .where(MediaUpload.created_at < cutoff)
+        .options(selectinload(MediaAsset.upload))
+    ).all()
+    discarded = aborted = 0
+    for asset in assets:
+        upload_id = asset.upload.upload_id if asset.upload else ""
+        if upload_id in stale:
+            del stale[upload_id]
+            aborted += 1
+        elif upload_id in known:
+            continue  # started long ago, but parts still arrive
+        discard_asset(session, storage, asset)  # aborts its upload after the commit
+        discarded += 1
+    orphans = list(stale.values())
+    if orphans:
+        after_commit(session, lambda: _discard_uploads(storage, orphans))
+    return UploadCleanup(discarded_assets=discarded, aborted_uploads=aborted + len(orphans))
+
+
+def _discard_uploads(storage: Storage, uploads: list[PendingUpload]) -> None:
+    for upload in uploads:
+        try:
+            storage.discard_upload(upload)
+        except StorageError as error:
+            log.warning("could not abort the upload %s: %s", upload.upload_id, error)
+
+
 def touch_course(session: Session, course_id: int | None) -> None:
     course = session.get(Course, course_id) if course_id is not None else None
     if course is not None:
@@ -615,25 +704,83 @@ def attach_ready_asset(session: Session, storage: Storage, asset: MediaAsset) ->
         discard_asset(session, storage, old)
 
 
+def settings_media_ids(value: Any) -> set[int]:
+    """Asset ids a lesson's settings JSON refers to (a tour's map, stops and photos ...).
+
+    Any key named ``media_id`` or ending in ``_media_id`` (and lists under ``media_ids``)
+    counts, at any depth, so that a feature keeping files in lesson settings is safe
+    from pruning without registering itself here.
+    """
+    found: set[int] = set()
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if isinstance(item, int) and not isinstance(item, bool) and _is_media_key(name):
+                found.add(item)
+            elif isinstance(item, list) and str(name).endswith("media_ids"):
+                found |= {i for i in item if isinstance(i, int) and not isinstance(i, bool)}
+            else:
+                found |= settings_media_ids(item)
+    elif isinstance(value, list):
+        for item in value:
+            found |= settings_media_ids(item)
+    return found
+
+
+def _is_media_key(name: object) -> bool:
+    return name == "media_id" or str(name).endswith("_media_id")
+
+
+def referenced_media_ids(session: Session, course_id: int) -> set[int]:
+    """Every asset the course still needs: lessons of the draft (archived ones included,
+    they can come back), the published version, and ids in their settings."""
+    used: set[int] = set()
+    snapshot = session.scalar(
+        select(CourseVersion.snapshot)
+        .join(Course, Course.published_version_id == CourseVersion.id)
+        .where(Course.id == course_id)
+    )
+    for module in (snapshot or {}).get("modules", []):
+        for lesson in module.get("lessons", []):
+            if lesson.get("media_id") is not None:
+                used.add(int(lesson["media_id"]))
+            used |= settings_media_ids(lesson.get("settings"))
+    for media_id, settings in session.execute(
+        select(Lesson.media_id, Lesson.settings).where(Lesson.course_id == course_id)
+    ):
+        if media_id is not None:
+            used.add(media_id)
+        used |= settings_media_ids(settings)
+    return used
+
+
+def _detached_assets(session: Session, course_id: int) -> list[MediaAsset]:
+    candidates = session.scalars(
+        select(MediaAsset).where(MediaAsset.course_id == course_id, MediaAsset.lesson_id.is_(None))
+    ).all()
+    return [a for a in candidates if (a.info or {}).get("detached_from_lesson")]
+
+
+def has_detached_assets(session: Session, course_id: int) -> bool:
+    """Whether a publication may leave files to prune (so that no job runs for nothing)."""
+    return bool(_detached_assets(session, course_id))
+
+
 def prune_detached_assets(session: Session, storage: Storage, course_id: int) -> int:
     """Delete the replaced or removed files that the published version no longer shows.
 
-    Meant to run after publishing. Only assets kept back for the published version
-    (see :func:`remove_media`) are candidates; unfinished uploads, files still being
-    processed and assets of other features are left alone. Returns how many went.
+    Runs after publishing, in a job queued once the publication committed
+    (:func:`lms.media.tasks.prune_course_media`). Only assets kept back for the
+    published version (see :func:`remove_media`) are candidates; unfinished uploads,
+    files still being processed and assets of other features are left alone, and so is
+    any asset the draft, the published version or a lesson's settings refer to. Rows
+    go now, objects once the caller commits. Returns how many went.
     """
-    used = published_media_ids(session, course_id)
-    used |= set(
-        session.scalars(
-            select(Lesson.media_id).where(
-                Lesson.course_id == course_id, Lesson.media_id.is_not(None)
-            )
-        )
-    )
-    detached = session.scalars(
-        select(MediaAsset).where(MediaAsset.course_id == course_id, MediaAsset.lesson_id.is_(None))
-    ).all()
-    stale = [a for a in detached if (a.info or {}).get("detached_from_lesson") and a.id not in used]
+    # Wait for a publication of the same course that is still running (PostgreSQL).
+    exists = session.scalar(select(Course.id).where(Course.id == course_id).with_for_update())
+    if exists is None:
+        return 0
+    used = referenced_media_ids(session, course_id)
+    stale = [a for a in _detached_assets(session, course_id) if a.id not in used]
     for asset in stale:
         discard_asset(session, storage, asset)
     return len(stale)
@@ -871,7 +1018,9 @@ __all__ = [
     "asset_error",
     "asset_keys",
     "attach_ready_asset",
+    "check_upload",
     "caption_transcript",
+    "cleanup_stale_uploads",
     "complete_upload",
     "create_upload",
     "delete_after_commit",
@@ -879,6 +1028,7 @@ __all__ = [
     "delete_on_rollback",
     "discard_asset",
     "format_size",
+    "has_detached_assets",
     "ingest_file",
     "lesson_media",
     "message_data",
@@ -890,9 +1040,12 @@ __all__ = [
     "processing_stalled",
     "prune_detached_assets",
     "published_media_ids",
+    "referenced_media_ids",
     "remove_media",
     "retry_processing",
+    "settings_media_ids",
     "start_processing",
+    "start_upload",
     "status_payload",
     "touch_course",
     "upload_state",

@@ -16,28 +16,35 @@ Failures are of two sorts:
 
 Progress (0..1 over all renditions) is written at most about once a second. The
 job stops early when the asset is deleted or replaced meanwhile.
+
+Two housekeeping jobs live here too: :func:`prune_course_media` (queued by a
+publication, deletes files only the previous version showed) and
+:func:`cleanup_stale_uploads` (hourly, aborts uploads left idle).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
-from flask import current_app
+from flask import Flask, current_app
 from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
+from huey import crontab
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from lms.audit.services import record
 from lms.catalog.models import Lesson
 from lms.db import new_session
-from lms.jobs import job
+from lms.jobs import get_jobs, job
 from lms.media import services
 from lms.media.ffmpeg import make_poster, plan_renditions, transcode
 from lms.media.models import MediaAsset, MediaStatus, Rendition
@@ -93,6 +100,55 @@ def process_image(asset_id: int, *, final_attempt: bool = True) -> None:
     _run(asset_id, final_attempt, _image)
 
 
+@job(retries=3, retry_delay=60)
+def prune_course_media(course_id: int, *, final_attempt: bool = True) -> None:
+    """After a publication: delete the files kept only for the version trainees saw before.
+
+    Queued once the publication committed, so it reads the committed versions; objects
+    go only after this job's own commit.
+    """
+    with new_session() as session:
+        removed = services.prune_detached_assets(session, get_storage(), course_id)
+        session.commit()
+    if removed:
+        log.info("course %s: %d replaced media file(s) deleted", course_id, removed)
+
+
+UPLOAD_CLEANUP_MINUTE = "23"  # past each hour: away from the top of the hour's jobs
+
+
+def upload_max_age() -> timedelta:
+    """How long an unfinished upload may sit idle: ``MEDIA_UPLOAD_MAX_AGE_HOURS`` (24)."""
+    hours = float(current_app.config.get("MEDIA_UPLOAD_MAX_AGE_HOURS", 24))
+    return timedelta(hours=max(hours, 1 / 60))
+
+
+@job(retries=1, retry_delay=300)
+def cleanup_stale_uploads(*, final_attempt: bool = True) -> None:
+    """Abort multipart uploads left idle (and delete their assets); runs every hour."""
+    with new_session() as session:
+        done = services.cleanup_stale_uploads(session, get_storage(), upload_max_age())
+        session.commit()
+    if done.discarded_assets or done.aborted_uploads:
+        log.info(
+            "stale uploads: %d asset(s) deleted, %d upload(s) aborted",
+            done.discarded_assets,
+            done.aborted_uploads,
+        )
+
+
+def schedule_periodic_jobs(app: Flask) -> None:
+    """Queue the upload clean-up every hour, from any consumer that runs periodic tasks."""
+    queue = get_jobs(app)
+
+    def hourly_upload_cleanup() -> None:
+        queue.enqueue("cleanup_stale_uploads")
+
+    queue.huey.periodic_task(crontab(minute=UPLOAD_CLEANUP_MINUTE), name="hourly_upload_cleanup")(
+        hourly_upload_cleanup
+    )
+
+
 # --- one run of a job ----------------------------------------------------------------
 
 
@@ -127,13 +183,31 @@ class Run:
                 raise Cancelled from None
             raise
 
-    def download(self, key: str, dest: Path) -> Path:
-        body = self.storage.open(key)
+    def download(self, asset: MediaAsset, dest: Path) -> Path:
+        """Stream the original to ``dest``, taking its SHA-256 on the way.
+
+        An S3 multipart upload arrives without one (reading it back would hold the
+        upload's last request for minutes); it is recorded here, with the first commit.
+        """
+        digest = hashlib.sha256()
+        body = self.storage.open(asset.key)
         try:
             with dest.open("wb") as out:
-                shutil.copyfileobj(body, out, CHUNK)
+                for chunk in iter(lambda: body.read(CHUNK), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
         finally:
             body.close()
+        if asset.sha256 is None:
+            asset.sha256 = digest.hexdigest()
+            record(
+                self.session,
+                "media_checksum",
+                actor_id=asset.created_by_id,
+                subject=asset.filename,
+                asset_id=asset.id,
+                sha256=asset.sha256,
+            )
         return dest
 
     def put(self, path: Path, filename: str, content_type: str) -> str:
@@ -273,7 +347,7 @@ def _retrying(session: Session, storage: Storage, run: Run, asset_id: int) -> No
 
 
 def _video(run: Run, asset: MediaAsset, tmp: Path) -> None:
-    original = run.download(asset.key, tmp / "original")
+    original = run.download(asset, tmp / "original")
     other = NOT_VIDEO.get(sniff(original))
     if other is not None:
         raise MediaError(_l("The file is not a playable video (%(reason)s).", reason=other))
@@ -327,7 +401,7 @@ def _video(run: Run, asset: MediaAsset, tmp: Path) -> None:
 
 
 def _document(run: Run, asset: MediaAsset, tmp: Path) -> None:
-    original = run.download(asset.key, tmp / "original")
+    original = run.download(asset, tmp / "original")
     info = probe_pdf(original)
     asset.content_type = "application/pdf"
     asset.info = {**(asset.info or {}), "pages": info.pages}
@@ -335,7 +409,7 @@ def _document(run: Run, asset: MediaAsset, tmp: Path) -> None:
 
 
 def _image(run: Run, asset: MediaAsset, tmp: Path) -> None:
-    original = run.download(asset.key, tmp / "original")
+    original = run.download(asset, tmp / "original")
     info = probe_image(original)
     asset.content_type = info.mime_type
     asset.width = info.width

@@ -15,6 +15,7 @@ from lms.accounts.models import Role, User
 from lms.accounts.services import find_user_by_email
 from lms.audit.services import record
 from lms.catalog.models import Course
+from lms.catalog.services import savepoint
 from lms.db import utcnow
 from lms.programs.models import (
     Enrolment,
@@ -160,18 +161,31 @@ def save_programme(
         raise ProgrammeError(_l("The programme cannot end before it starts."), "ends_on")
     if session.get(Sponsor, data.sponsor_id) is None:
         raise ProgrammeError(_l("Unknown sponsor."), "sponsor")
-    clash = session.scalar(select(Programme).where(func.upper(Programme.code) == code))
-    if clash is not None and clash is not programme:
+    if _programme_code_clash(session, code, programme):
         raise ProgrammeError(_l("A programme with this code already exists."), "code")
-    programme = programme or Programme()
-    programme.code = code
-    programme.title = data.title.strip()
-    programme.sponsor_id = data.sponsor_id
-    programme.starts_on = data.starts_on
-    programme.ends_on = data.ends_on
-    session.add(programme)
-    session.flush()
-    return programme
+    target = programme or Programme()
+    try:
+        # Changes inside the savepoint: begin_nested() flushes what is pending before it.
+        with savepoint(session):
+            target.code = code
+            target.title = data.title.strip()
+            target.sponsor_id = data.sponsor_id
+            target.starts_on = data.starts_on
+            target.ends_on = data.ends_on
+            session.add(target)
+            session.flush()
+    except IntegrityError:
+        if _programme_code_clash(session, code, programme):  # saved by someone else meanwhile
+            raise ProgrammeError(_l("A programme with this code already exists."), "code") from None
+        raise
+    return target
+
+
+def _programme_code_clash(session: Session, code: str, programme: Programme | None) -> bool:
+    query = select(Programme.id).where(func.upper(Programme.code) == code)
+    if programme is not None and programme.id is not None:
+        query = query.where(Programme.id != programme.id)
+    return session.scalar(query.limit(1)) is not None
 
 
 def add_course(session: Session, programme: Programme, course_id: int, required: bool) -> None:

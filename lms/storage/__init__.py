@@ -8,6 +8,7 @@ from lms.config import Settings
 from lms.storage.base import (
     InvalidKey,
     NotFound,
+    PendingUpload,
     Storage,
     StorageError,
     StoredObject,
@@ -18,6 +19,7 @@ from lms.storage.base import (
 __all__ = [
     "InvalidKey",
     "NotFound",
+    "PendingUpload",
     "Storage",
     "StorageError",
     "StoredObject",

@@ -11,6 +11,7 @@ import secrets
 import unicodedata
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import datetime
 from typing import BinaryIO
 
 KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")
@@ -32,13 +33,25 @@ class NotFound(StorageError):
 class StoredObject:
     key: str
     size: int
-    sha256: str
+    # None when the store would have to read the object again to know it (an S3
+    # multipart upload): the media job computes it while it downloads the file anyway.
+    sha256: str | None
 
 
 @dataclass(frozen=True)
 class UploadedPart:
     part_number: int
     etag: str
+
+
+@dataclass(frozen=True)
+class PendingUpload:
+    """An unfinished multipart upload as the store knows it."""
+
+    key: str  # "" when the local back-end lost the upload's metadata
+    upload_id: str
+    started: datetime  # aware, UTC
+    last_activity: datetime  # the start or the newest part, whichever is later
 
 
 def safe_filename(filename: str, default: str = "file") -> str:
@@ -109,7 +122,7 @@ class Storage(ABC):
     def complete_multipart(
         self, key: str, upload_id: str, parts: list[UploadedPart]
     ) -> StoredObject:
-        """Assemble the parts; returns the finished object's size and SHA-256."""
+        """Assemble the parts; returns the finished object's size (and SHA-256, if known)."""
 
     @abstractmethod
     def abort_multipart(self, key: str, upload_id: str) -> None: ...
@@ -117,6 +130,14 @@ class Storage(ABC):
     @abstractmethod
     def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
         """Parts already uploaded, so that an interrupted upload can resume."""
+
+    @abstractmethod
+    def list_uploads(self, started_before: datetime) -> list[PendingUpload]:
+        """Unfinished multipart uploads started before ``started_before`` (to clean up)."""
+
+    def discard_upload(self, upload: PendingUpload) -> None:
+        """Abort an upload found by :meth:`list_uploads`; a gone one is not an error."""
+        self.abort_multipart(upload.key, upload.upload_id)
 
     @abstractmethod
     def check(self) -> None:

@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import urlencode
@@ -28,6 +29,7 @@ from lms.config import Settings
 from lms.storage.base import (
     InvalidKey,
     NotFound,
+    PendingUpload,
     Storage,
     StorageError,
     StoredObject,
@@ -353,6 +355,50 @@ class LocalStorage(Storage):
         except NotFound:
             return
         shutil.rmtree(self._upload_dir(upload_id), ignore_errors=True)
+
+    def list_uploads(self, started_before: datetime) -> list[PendingUpload]:
+        """Upload folders started before ``started_before``, with their newest file's time.
+
+        A folder whose ``upload.json`` is missing or unreadable (a crash while starting
+        or aborting) is listed with an empty key and its folder's time as its start.
+        """
+        found: list[PendingUpload] = []
+        try:
+            folders = [
+                f for f in (self.root / UPLOADS_DIR).iterdir() if UPLOAD_ID.fullmatch(f.name)
+            ]
+        except FileNotFoundError:
+            return found
+        except OSError as exc:
+            raise StorageError(f"cannot list the multipart uploads: {exc}") from exc
+        for folder in folders:
+            try:
+                times = [folder.stat().st_mtime]
+                times += [child.stat().st_mtime for child in folder.iterdir()]
+            except FileNotFoundError:  # finished or aborted meanwhile
+                continue
+            except OSError as exc:
+                raise StorageError(f"cannot read multipart upload {folder.name}: {exc}") from exc
+            try:
+                meta = json.loads((folder / "upload.json").read_text())
+                key, started = str(meta.get("key") or ""), float(meta["created"])
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                key, started = "", times[0]
+            if started >= started_before.timestamp():
+                continue
+            found.append(
+                PendingUpload(
+                    key=key,
+                    upload_id=folder.name,
+                    started=datetime.fromtimestamp(started, UTC),
+                    last_activity=datetime.fromtimestamp(max(started, *times), UTC),
+                )
+            )
+        return found
+
+    def discard_upload(self, upload: PendingUpload) -> None:
+        # By id alone: a folder that lost its upload.json has no key to check against.
+        shutil.rmtree(self._upload_dir(upload.upload_id), ignore_errors=True)
 
     # -- health ------------------------------------------------------------
 

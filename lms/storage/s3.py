@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import posixpath
 import unicodedata
+from datetime import UTC, datetime
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
@@ -21,7 +22,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lms.config import Settings
 from lms.storage.base import (
+    InvalidKey,
     NotFound,
+    PendingUpload,
     Storage,
     StorageError,
     StoredObject,
@@ -32,6 +35,10 @@ from lms.storage.base import (
 CHUNK = 1024 * 1024
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # the SigV4 limit
 NOT_FOUND_CODES = {"404", "NoSuchKey", "NotFound", "NoSuchUpload"}
+
+
+def _aware(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def content_disposition(filename: str, inline: bool) -> str:
@@ -214,15 +221,7 @@ class S3Storage(Storage):
 
     def list_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
         check_key(key)
-        listed: list[dict[str, Any]] = []
-        try:
-            pages = self.client.get_paginator("list_parts").paginate(
-                Bucket=self.bucket, Key=key, UploadId=upload_id
-            )
-            for page in pages:
-                listed.extend(page.get("Parts", []))
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error(exc, f"listing the parts of {key}") from exc
+        listed = self._raw_parts(key, upload_id)
         # SeaweedFS lists every attempt at a re-sent part; AWS keeps only the last one.
         newest: dict[int, dict[str, Any]] = {}
         for part in sorted(listed, key=lambda p: p.get("LastModified") or 0):
@@ -248,18 +247,9 @@ class S3Storage(Storage):
                 "Parts": [{"PartNumber": p.part_number, "ETag": p.etag} for p in ordered]
             },
         )
-        # S3 knows no SHA-256 of a multipart object: read it back once to compute it.
-        sha256, size = hashlib.sha256(), 0
-        body = self.open(key)
-        try:
-            for chunk in iter(lambda: body.read(CHUNK), b""):
-                sha256.update(chunk)
-                size += len(chunk)
-        except (ClientError, BotoCoreError) as exc:
-            raise self._error(exc, f"reading {key}") from exc
-        finally:
-            body.close()
-        return StoredObject(key=key, size=size, sha256=sha256.hexdigest())
+        # S3 knows no SHA-256 of a multipart object, and reading gigabytes back here would
+        # hold the request for minutes: the processing job computes it as it downloads.
+        return StoredObject(key=key, size=self.size(key), sha256=None)
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
         check_key(key)
@@ -270,6 +260,47 @@ class S3Storage(Storage):
                 Key=key,
                 UploadId=upload_id,
             )
+
+    def list_uploads(self, started_before: datetime) -> list[PendingUpload]:
+        """Incomplete multipart uploads initiated before ``started_before``.
+
+        S3 gives only the start time; the newest part's time comes from listing the
+        parts of those old enough to matter. Keys this app would never have made
+        (another user of the bucket) are left out.
+        """
+        found: list[PendingUpload] = []
+        try:
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket)
+            uploads = [item for page in pages for item in page.get("Uploads", [])]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, "listing the multipart uploads") from exc
+        for item in uploads:
+            if item.get("Initiated") is None:  # an unknown age is never stale
+                continue
+            key, upload_id = str(item.get("Key", "")), str(item.get("UploadId", ""))
+            started = _aware(item["Initiated"])
+            if started >= started_before:
+                continue
+            try:
+                check_key(key)
+                parts = self._raw_parts(key, upload_id)
+            except (InvalidKey, NotFound):  # not ours; or finished or aborted meanwhile
+                continue
+            times = [_aware(p["LastModified"]) for p in parts if p.get("LastModified")]
+            found.append(PendingUpload(key, upload_id, started, max([started, *times])))
+        return found
+
+    def _raw_parts(self, key: str, upload_id: str) -> list[dict[str, Any]]:
+        listed: list[dict[str, Any]] = []
+        try:
+            pages = self.client.get_paginator("list_parts").paginate(
+                Bucket=self.bucket, Key=key, UploadId=upload_id
+            )
+            for page in pages:
+                listed.extend(page.get("Parts", []))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._error(exc, f"listing the parts of {key}") from exc
+        return listed
 
     # -- health ------------------------------------------------------------
 

@@ -285,7 +285,9 @@ def test_multipart_upload_and_resume(live: LiveApp) -> None:
     stored = storage.complete_multipart(key, upload_id, parts)
     body = first + second + last
     assert stored.size == len(body)
-    assert stored.sha256 == hashlib.sha256(body).hexdigest()
+    # On S3 the checksum is left to the media job: reading the object back is too slow.
+    expected = None if storage.kind == "s3" else hashlib.sha256(body).hexdigest()
+    assert stored.sha256 == expected
     assert storage.size(key) == len(body)
     url = live.absolute(storage.url(key))
     response = requests.get(url, headers={"Range": f"bytes={5 * MiB}-{5 * MiB + 9}"}, timeout=10)
