@@ -184,3 +184,19 @@ def after_commit(session: Session, action: Callable[[], None]) -> None:
 def on_rollback(session: Session, action: Callable[[], None]) -> None:
     """Run ``action`` if ``session`` rolls back; forget it once it commits."""
     _hooks(session)["rollback"].append(action)
+
+
+def savepoint(session: Session) -> SessionTransaction:
+    """``session.begin_nested()`` that is a real SAVEPOINT on SQLite too.
+
+    For a write that may break a unique constraint when two people save at once: the
+    failure rolls back to the savepoint and the unit of work stays usable. pysqlite only
+    opens a transaction before a write, so a SAVEPOINT opened after mere reads would be
+    the outermost transaction and its RELEASE would commit at once; BEGIN first.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        driver = connection.connection.driver_connection
+        if driver is not None and not driver.in_transaction:
+            connection.exec_driver_sql("BEGIN")
+    return session.begin_nested()

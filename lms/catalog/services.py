@@ -13,7 +13,7 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, SessionTransaction, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from lms.accounts.models import Role, User, UserRole
 from lms.audit.services import record
@@ -28,7 +28,7 @@ from lms.catalog.models import (
     Texts,
     localized,
 )
-from lms.db import utcnow
+from lms.db import savepoint, utcnow
 from lms.i18n import CONTENT_LANGUAGES
 from lms.jobs import enqueue_after_commit
 from lms.media.services import has_detached_assets
@@ -45,22 +45,6 @@ class CatalogError(Exception):
 
 def new_uid(prefix: str) -> str:
     return f"{prefix}-{secrets.token_hex(4)}"
-
-
-def savepoint(session: Session) -> SessionTransaction:
-    """``session.begin_nested()`` that is a real SAVEPOINT on SQLite too.
-
-    For a write that may break a unique constraint when two people save at once: the
-    failure rolls back to the savepoint and the unit of work stays usable. pysqlite only
-    opens a transaction before a write, so a SAVEPOINT opened after mere reads would be
-    the outermost transaction and its RELEASE would commit at once; BEGIN first.
-    """
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":
-        driver = connection.connection.driver_connection
-        if driver is not None and not driver.in_transaction:
-            connection.exec_driver_sql("BEGIN")
-    return session.begin_nested()
 
 
 # --- access --------------------------------------------------------------------------

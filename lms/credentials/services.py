@@ -32,7 +32,7 @@ from lms.credentials.issuing import (
 )
 from lms.credentials.models import CompletionRecord
 from lms.credentials.scores import course_score, quiz_results
-from lms.db import insert_if_absent, utcnow
+from lms.db import insert_if_absent, savepoint, utcnow
 from lms.learning.completion import programme_completed
 from lms.learning.records import CourseCompletion
 from lms.learning.tracking import signals
@@ -191,7 +191,7 @@ def reissue(
         courses=courses or record.courses,
     )
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.add(new)
             session.flush()
     except IntegrityError as error:

@@ -15,8 +15,7 @@ from lms.accounts.models import Role, User
 from lms.accounts.services import find_user_by_email
 from lms.audit.services import record
 from lms.catalog.models import Course
-from lms.catalog.services import savepoint
-from lms.db import utcnow
+from lms.db import savepoint, utcnow
 from lms.programs.models import (
     Enrolment,
     EnrolmentStatus,
@@ -250,7 +249,7 @@ def enrol(
     enrolment = Enrolment(programme_id=programme.id, user_id=trainee.id)
     session.add(enrolment)
     try:
-        with session.begin_nested():
+        with savepoint(session):
             session.flush()
     except IntegrityError:
         raise ProgrammeError(_l("This trainee is already enrolled."), "email") from None
