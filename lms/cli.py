@@ -66,7 +66,7 @@ def serve_command(host: str, port: int, debug: bool, workers: int) -> None:
     from lms.jobs import get_jobs  # noqa: PLC0415
 
     if workers > 0:
-        get_jobs().start_consumer(workers=workers)
+        get_jobs().start_consumer(workers=workers, periodic=True)
     current_app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True)
 
 

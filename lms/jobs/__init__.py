@@ -78,11 +78,15 @@ class JobQueue:
     def enqueue(self, name: str, *args: Any) -> Any:
         return self.tasks[name](*args)
 
-    def start_consumer(self, workers: int = 2) -> Consumer:
-        """Run a consumer in this process's threads (used by ``lms serve``)."""
+    def start_consumer(self, workers: int = 2, periodic: bool = False) -> Consumer:
+        """Run a consumer in this process's threads (used by ``lms serve``).
+
+        ``periodic`` also runs the hourly tasks (upload clean-up, weekly digests); they
+        are safe to run from several processes, each doing its work once.
+        """
         # A short idle poll so that a new upload starts processing within seconds.
         consumer = _ThreadConsumer(
-            self.huey, workers=workers, worker_type="thread", periodic=False, max_delay=2.0
+            self.huey, workers=workers, worker_type="thread", periodic=periodic, max_delay=2.0
         )
         consumer.start()  # starts worker threads and returns
         return consumer
