@@ -109,7 +109,7 @@ def test_demo_prints_one_line_per_account_naming_the_role(demo):
 def test_demo_twice_changes_nothing(demo):
     output, app = demo
     before = user_count(app)
-    assert before == sum(len(v) for v in demo_accounts(output).values()) == 7
+    assert before == sum(len(v) for v in demo_accounts(output).values()) == 9
     result = app.test_cli_runner().invoke(args=["lms", "demo"])
     assert result.exit_code == 0, result.output
     assert demo_accounts(result.output) == demo_accounts(output)
@@ -117,7 +117,7 @@ def test_demo_twice_changes_nothing(demo):
     with new_session(app) as session:
         enrolments = session.scalar(text("SELECT count(*) FROM enrolments"))
         programmes = session.scalar(text("SELECT count(*) FROM programmes"))
-    assert (enrolments, programmes) == (3, 2)
+    assert (enrolments, programmes) == (5, 2)
 
 
 def test_create_user(demo):

@@ -18,7 +18,7 @@ from lms.catalog.models import Course
 from lms.db import Base, get_engine, new_session
 from lms.demo import load_demo
 from lms.quizzes.models import Question
-from tests.browser.conftest import DEMO_PASSWORD, browser, new_phone_page  # noqa: F401
+from tests.browser.conftest import DEMO_PASSWORD, new_phone_page
 from tests.conftest import build_app
 
 INSTRUCTOR = "instructor@kenshu.example.org"
@@ -38,7 +38,7 @@ def demo_server(tmp_path: Path) -> Iterator[tuple[str, Flask]]:
         get_engine(app).dispose()
 
 
-def test_numeric_question_on_a_phone(browser, demo_server) -> None:  # noqa: F811
+def test_numeric_question_on_a_phone(browser, demo_server) -> None:
     base, app = demo_server
     with new_session(app) as session:
         course_id = session.scalars(select(Course.id).order_by(Course.id)).first()
