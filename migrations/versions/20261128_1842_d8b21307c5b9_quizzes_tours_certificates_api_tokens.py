@@ -1,8 +1,8 @@
-"""quizzes tours certificates api tokens credentials
+"""Quizzes, tours, certificates, API tokens, digests and signed credentials
 
-Revision ID: 1ddac5101bda
+Revision ID: d8b21307c5b9
 Revises: 0adc51b7275d
-Create Date: 2026-11-28 18:10:37.244050
+Create Date: 2026-11-28 18:42:46.581760
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import lms.db
 
 
-revision: str = '1ddac5101bda'
+revision: str = 'd8b21307c5b9'
 down_revision: str | None = '0adc51b7275d'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -50,6 +50,20 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_tokens_sponsor_id'), ['sponsor_id'], unique=False)
+
+    op.create_table('completion_digest_subscriptions',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('sponsor_id', sa.Integer(), nullable=False),
+    sa.Column('last_sent_at', lms.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('created_at', lms.db.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['sponsor_id'], ['sponsors.id'], name=op.f('fk_completion_digest_subscriptions_sponsor_id_sponsors'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_completion_digest_subscriptions_user_id_users'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_completion_digest_subscriptions')),
+    sa.UniqueConstraint('user_id', name=op.f('uq_completion_digest_subscriptions_user_id'))
+    )
+    with op.batch_alter_table('completion_digest_subscriptions', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_completion_digest_subscriptions_sponsor_id'), ['sponsor_id'], unique=False)
 
     op.create_table('questions',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -191,6 +205,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_questions_category_id'))
 
     op.drop_table('questions')
+    with op.batch_alter_table('completion_digest_subscriptions', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_completion_digest_subscriptions_sponsor_id'))
+
+    op.drop_table('completion_digest_subscriptions')
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_api_tokens_sponsor_id'))
 
