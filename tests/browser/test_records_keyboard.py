@@ -15,7 +15,7 @@ from lms.accounts.models import Role
 from lms.accounts.services import create_user
 from lms.credentials.cli import credentials_group
 from lms.db import Base, get_engine, new_session
-from tests.browser.conftest import browser, new_phone_page  # noqa: F401 - the fixture
+from tests.browser.conftest import new_phone_page
 from tests.conftest import PASSWORD, build_app
 from tests.credentials.conftest import Completed, complete_programme
 
@@ -60,6 +60,8 @@ def test_trainee_downloads_the_credential_by_keyboard_on_a_phone(
     context, page = new_phone_page(browser)
     try:
         page.goto(base + "/login")
+        # autofocus only applies in a focused window; other tests share this browser.
+        page.focus("input[name=email]")
         page.keyboard.type(done.trainee_email)
         page.keyboard.press("Tab")
         page.keyboard.type(PASSWORD)
