@@ -276,11 +276,17 @@ def course_records_of(session: Session, user_id: int) -> list[CourseRecord]:
 
 
 def readable_record(session: Session, user: User, record_id: int) -> CompletionRecord | None:
-    """The record if ``user`` may download it (its own trainee, or an admin), else None."""
+    """The record if ``user`` may download its credential, else None.
+
+    Admins always; its own trainee while it is valid (like the PDF certificate): a
+    revoked or replaced record is not handed out again, its replacement is.
+    """
     record = session.get(CompletionRecord, record_id)
-    if record is None or (record.user_id != user.id and not user.has_role(Role.ADMIN)):
+    if record is None:
         return None
-    return record
+    if user.has_role(Role.ADMIN):
+        return record
+    return record if record.user_id == user.id and record.revoked_at is None else None
 
 
 def download_credential(

@@ -145,8 +145,11 @@ def test_downloaded_credential_verifies_and_fails_when_changed_or_revoked(
         1,
         "INVALID: revoked\n",
     )
-    # the file itself is unchanged: revocation lives in the published list
-    assert _download(trainee, completed.record_id) == token
+    # the signed bytes are unchanged (revocation lives in the published list); the
+    # trainee is no longer handed the revoked credential, an admin still is
+    assert trainee.get(f"/records/{completed.record_id}/credential.json").status_code == 404
+    admin = _client_for(app, make_user(Role.ADMIN).email)
+    assert _download(admin, completed.record_id) == token
 
 
 def test_every_download_is_audited(app: Flask, make_user, completed: Completed) -> None:

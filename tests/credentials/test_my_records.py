@@ -55,6 +55,15 @@ def test_states_valid_revoked_and_replaced(app: Flask, make_user, completed: Com
     assert "Valid" in _record_block(page, new_id)
     revoked = _record_block(_page(app, "hanako2@example.org"), second.record_id)
     assert "Revoked on" in revoked and "Valid" not in revoked
+    # A revoked or replaced record's credential is no longer handed out to the trainee
+    # (its replacement's is); admins can still fetch it.
+    assert "credential.json" not in revoked
+    assert f"/records/{new_id}/credential.json" in _record_block(page, new_id)
+    trainee = app.test_client()
+    login(trainee, completed.trainee_email)
+    assert trainee.get(f"/records/{completed.record_id}/credential.json").status_code == 404
+    assert trainee.get(f"/records/{new_id}/credential.json").status_code == 200
+    assert admin.get(f"/records/{completed.record_id}/credential.json").status_code == 200
 
 
 def test_completed_courses_are_listed_without_made_up_scores(app: Flask, completed: Completed):
