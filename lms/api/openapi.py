@@ -82,7 +82,28 @@ def _schemas() -> dict[str, Any]:
         "programme_code": {"type": "string"},
         "programme_title": {"type": "string"},
         "courses_completed": {"type": "string", "description": "Courses, separated by '; '."},
-        "scores": {"type": "string", "description": "'CODE: score' pairs, or empty."},
+        "scores": {
+            "type": "string",
+            "description": "'CODE: score' pairs (percentages), or empty.",
+        },
+        "course_scores": {
+            "type": "array",
+            "description": (
+                "The completed courses with their score: the mean of the percentages of "
+                "the course's quizzes (best or last attempt, per quiz); null for a "
+                "course without a graded quiz."
+            ),
+            "items": {
+                "type": "object",
+                "required": ["code", "title", "score"],
+                "properties": {
+                    "course_id": {"type": ["integer", "null"]},
+                    "code": {"type": "string"},
+                    "title": {"type": "string"},
+                    "score": {"type": ["number", "null"], "description": "Percent."},
+                },
+            },
+        },
         "hours": {"type": "number", "description": "Estimated study hours."},
         "completion_date": {"type": "string", "format": "date"},
         "status": {"type": "string", "enum": ["valid", "revoked"]},
@@ -413,10 +434,19 @@ def _quiz_paths() -> dict[str, Any]:
                         JSON: {
                             "schema": {
                                 "type": "object",
-                                "required": ["position"],
+                                "required": ["position", "revision"],
                                 "properties": {
                                     "position": {"type": "integer", "minimum": 0},
-                                    "revision": {"type": ["integer", "null"]},
+                                    "revision": {
+                                        "type": "integer",
+                                        "minimum": 1,
+                                        "maximum": 2**53 - 1,
+                                        "description": (
+                                            "The client's counter for this answer (a ms "
+                                            "clock or a sequence): only a revision newer "
+                                            "than the stored one is applied."
+                                        ),
+                                    },
                                     "fields": {"type": "object"},
                                     "response": {},
                                 },
@@ -425,10 +455,35 @@ def _quiz_paths() -> dict[str, Any]:
                     },
                 },
                 "responses": {
-                    "200": _json({"type": "object"}, "The saved answer."),
-                    "400": _error("An invalid answer or a missing CSRF token."),
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["saved", "position", "applied", "revision"],
+                            "properties": {
+                                "saved": {"type": "boolean"},
+                                "position": {"type": "integer"},
+                                "applied": {
+                                    "type": "boolean",
+                                    "description": (
+                                        "false when a revision as new or newer was already "
+                                        "stored (a replayed or late save): nothing changed."
+                                    ),
+                                },
+                                "revision": {
+                                    "type": "integer",
+                                    "description": "The revision now stored.",
+                                },
+                            },
+                        },
+                        "The answer as stored (also for a save older than the stored one).",
+                    ),
+                    "400": _error(
+                        'An invalid answer or revision (error.code "invalid_answer": resending '
+                        "it cannot succeed), or a missing or expired CSRF token (no code: "
+                        "reload the page, then resend)."
+                    ),
                     **common,
-                    "409": _error("The attempt is over, or a newer revision was saved."),
+                    "409": _error("The attempt is over (submitted, or its time ran out)."),
                     "413": _error("The answer is too large."),
                     **busy,
                 },

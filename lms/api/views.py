@@ -234,8 +234,16 @@ def programme_completions(programme_id: int):
     )
     headers = {"Cache-Control": "no-store", "X-As-Of": as_of.isoformat().replace("+00:00", "Z")}
     if next_cursor is not None:
-        args = {**request.args.to_dict(), "cursor": next_cursor}
-        next_url = url_for(".programme_completions", programme_id=programme.id, **args)
+        # Only the parameters this endpoint reads: other query keys could clash with
+        # url_for's own arguments (programme_id, _external...) and are meaningless here.
+        kept = {
+            name: request.args[name]
+            for name in ("limit", "since", "format")
+            if name in request.args
+        }
+        next_url = url_for(
+            ".programme_completions", programme_id=programme.id, **kept, cursor=next_cursor
+        )
         headers["Link"] = f'<{next_url}>; rel="next"'
         headers["X-Next-Cursor"] = next_cursor
     if output == "csv":

@@ -313,7 +313,7 @@ class _Import:
         report.questions = result.questions
         report.questions_written = result.written
         report.questions_archived = result.archived
-        # Trainees draw from the bank itself (snapshots name questions by uid).
+        # A bank change reaches trainees at the next publish, which freezes the bank.
         self.other_changes |= bool(result.written or result.archived)
 
     # -- media ------------------------------------------------------------------------

@@ -7,11 +7,10 @@ from the draft:
   lessons is done as soon as one of its lessons is done);
 - a **course** is done when its required lessons are done. Required quizzes count as
   required lessons: a quiz lesson is "passed" when its :class:`LessonProgress` is
-  ``done``. Until the quiz engine exists nothing sets that status, so a course with a
-  required quiz cannot be completed yet; the quiz engine will complete the lesson
-  through :mod:`lms.learning.tracking` (which sends ``lesson_completed``) when the
-  trainee passes, and the rule here needs no change. A course without any required
-  lesson is done as soon as one of its lessons is done;
+  ``done``, which the quiz engine (:mod:`lms.quizzes.attempts`) sets through
+  :mod:`lms.learning.tracking` (which sends ``lesson_completed``) when the trainee's
+  counted attempt passes, so the rule here needs nothing quiz-specific. A course
+  without any required lesson is done as soon as one of its lessons is done;
 - a **programme** is done when its required courses are done: the trainee's active
   :class:`Enrolment` becomes ``completed`` with ``completed_at``.
 

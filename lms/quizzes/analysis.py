@@ -13,6 +13,8 @@ Item analysis follows Moodle's quiz statistics:
 A question is flagged when its discrimination is negative (the better trainees do
 worse on it: often a wrong key), weak (below 20), or when almost no one or almost
 everyone gets it right.
+
+Only trainees' attempts are analysed: :mod:`lms.quizzes.results` says whose count.
 """
 
 from __future__ import annotations

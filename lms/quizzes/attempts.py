@@ -4,9 +4,12 @@ Services only: they take a :class:`Session`, the user, ids and ``now``; they flu
 never commit (the views run them in :func:`lms.learning.tracking.commit_with_retries`,
 so a unit of work that lost a race is rolled back and run again from the start).
 
-**Freezing.** :func:`start_attempt` copies into the attempt the quiz's settings, the
-spec of every question drawn and the order of questions and choices, so a later edit
-of the bank or of the quiz changes no attempt already started.
+**Freezing.** A new attempt draws from the course's *published* version: the quiz's
+settings and the question bank frozen into the lesson's snapshot at publish
+(:mod:`lms.quizzes.publishing`), so an edit of the bank reaches trainees only when the
+course is published again. :func:`start_attempt` then copies into the attempt the
+settings, the spec of every question drawn and the order of questions and choices, so
+no later publish changes an attempt already started.
 
 **Races.** Two starts at once: ``UNIQUE (user_id, lesson_id, number)`` lets one insert
 win; the other's unit of work is retried and finds the attempt in progress. Saving an
@@ -49,11 +52,10 @@ from lms.quizzes import questions
 from lms.quizzes.models import (
     AttemptStatus,
     FinishReason,
-    Question,
-    QuestionCategory,
     QuizAnswer,
     QuizAttempt,
 )
+from lms.quizzes.publishing import live_bank
 from lms.quizzes.settings import Grading, QuizSettings, QuizSettingsError, ReviewPolicy, parse
 
 log = logging.getLogger(__name__)
@@ -204,49 +206,41 @@ def eligibility(settings: QuizSettings, attempts: list[QuizAttempt], now: dateti
 
 
 def draw_items(
-    session: Session, course_id: int, settings: QuizSettings, rng: random.Random
+    bank: list[dict[str, Any]], settings: QuizSettings, rng: random.Random
 ) -> list[dict[str, Any]]:
-    """The questions of a new attempt with their frozen specs and layouts, in order."""
-    bank = {
-        question.uid: question
-        for question in session.scalars(
-            select(Question).where(Question.course_id == course_id, Question.archived_at.is_(None))
-        )
-    }
-    categories = {
-        category.name: category.id
-        for category in session.scalars(
-            select(QuestionCategory).where(QuestionCategory.course_id == course_id)
-        )
-    }
+    """The questions of a new attempt with their frozen specs and layouts, in order.
+
+    ``bank`` is the published quiz's frozen bank (:func:`quiz_bank`), or the live draft
+    bank for an instructor's preview (:func:`lms.quizzes.publishing.live_bank`).
+    """
+    by_uid = {question["uid"]: question for question in bank}
     fixed = {slot.question for slot in settings.slots if slot.question is not None}
-    chosen: list[Question] = []
+    chosen: list[dict[str, Any]] = []
     taken: set[str] = set()
     for slot in settings.slots:
         if slot.question is not None:
-            question = bank.get(slot.question)
+            question = by_uid.get(slot.question)
             if question is None:
                 raise QuizUnavailable(
                     _l("This quiz cannot be taken at the moment. Please tell your instructor.")
                 )
             chosen.append(question)
-            taken.add(question.uid)
+            taken.add(question["uid"])
             continue
-        category_id = categories.get(slot.category or "")
         pool = sorted(
             (
                 q
-                for q in bank.values()
-                if q.category_id is not None
-                and q.category_id == category_id
-                and q.uid not in taken
-                and q.uid not in fixed
+                for q in bank
+                if q["category"] is not None
+                and q["category"] == slot.category
+                and q["uid"] not in taken
+                and q["uid"] not in fixed
             ),
-            key=lambda q: q.uid,
+            key=lambda q: q["uid"],
         )
         for question in rng.sample(pool, min(slot.count, len(pool))):
             chosen.append(question)
-            taken.add(question.uid)
+            taken.add(question["uid"])
     if not chosen:
         raise QuizUnavailable(
             _l("This quiz cannot be taken at the moment. Please tell your instructor.")
@@ -255,12 +249,28 @@ def draw_items(
         rng.shuffle(chosen)
     items = []
     for question in chosen:
-        spec = question.spec
+        spec = question["spec"]
         layout = questions.layout(spec, seed=rng.getrandbits(63), shuffle=settings.shuffle_choices)
         items.append(
-            {"question_id": question.id, "uid": question.uid, "spec": spec, "layout": layout}
+            {
+                "question_id": question.get("id"),
+                "uid": question["uid"],
+                "spec": spec,
+                "layout": layout,
+            }
         )
     return items
+
+
+def quiz_bank(session: Session, quiz: Quiz) -> list[dict[str, Any]]:
+    """The bank frozen into the published snapshot when the course was published.
+
+    A version published before banks were frozen has none: it draws from the live bank.
+    """
+    frozen = quiz.data.get("bank")
+    if isinstance(frozen, dict):
+        return list(frozen.get("questions") or [])
+    return live_bank(session, quiz.course.id)
 
 
 def start_attempt(
@@ -284,7 +294,7 @@ def start_attempt(
         raise QuizUnavailable(allowed.reason)
     if seed is None:
         seed = random.SystemRandom().getrandbits(63)
-    items = draw_items(session, quiz.course.id, quiz.settings, random.Random(seed))
+    items = draw_items(quiz_bank(session, quiz), quiz.settings, random.Random(seed))
     limit = quiz.settings.time_limit_minutes
     attempt = QuizAttempt(
         user_id=user.id,

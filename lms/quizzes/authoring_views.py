@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import random
 import secrets
+import tempfile
 from typing import Any
 
 from flask import (
@@ -43,7 +44,8 @@ from lms.core.auth import roles_required
 from lms.core.forms import ActionForm
 from lms.db import get_session, on_rollback, utcnow
 from lms.i18n import CONTENT_LANGUAGES
-from lms.quizzes import analysis, bank, questions
+from lms.media.probe import MediaError, probe_image
+from lms.quizzes import analysis, bank, questions, results
 from lms.quizzes import forms as attempt_forms
 from lms.quizzes import settings as qsettings
 from lms.quizzes.attempts import QuizError, apply_grades, draw_items
@@ -65,6 +67,7 @@ from lms.quizzes.authoring_forms import (
     spec_from_draft,
 )
 from lms.quizzes.models import AttemptStatus, Question, QuestionCategory, QuizAnswer, QuizAttempt
+from lms.quizzes.publishing import live_bank
 from lms.storage import StorageError, get_storage
 from lms.storage.base import new_key
 
@@ -264,19 +267,21 @@ def _editor_page(
     ), status
 
 
-IMAGE_TYPES = {
-    b"\x89PNG\r\n\x1a\n": "image/png",
-    b"\xff\xd8\xff": "image/jpeg",
-    b"GIF87a": "image/gif",
-    b"GIF89a": "image/gif",
-}
+# A question's picture is shown at page width: 25 megapixels is more than any camera's.
+MAX_QUESTION_IMAGE_PIXELS = 25_000_000
 
 
-def _image_type(data: bytes) -> str | None:
-    """The image's type from its first bytes (the name and the browser's word are not trusted)."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return next((kind for magic, kind in IMAGE_TYPES.items() if data.startswith(magic)), None)
+def _image_type(data: bytes) -> str:
+    """The checked image's MIME type: decoded by Pillow (the name and the browser's word are
+    not trusted), at most MAX_QUESTION_IMAGE_PIXELS; EditorError otherwise."""
+    with tempfile.NamedTemporaryFile(suffix=".upload") as file:
+        file.write(data)
+        file.flush()
+        try:
+            info = probe_image(file.name, max_pixels=MAX_QUESTION_IMAGE_PIXELS)
+        except MediaError as error:
+            raise EditorError(str(error.message), "images", _("Images")) from None
+    return info.mime_type
 
 
 def image_url(key: str) -> str:
@@ -297,8 +302,6 @@ def _store_image(spec: dict[str, Any]) -> dict[str, Any]:
     if len(data) > limit:
         raise EditorError(_("The image is too large."), "images", label)
     content_type = _image_type(data)
-    if content_type is None:
-        raise EditorError(_("Upload a PNG, JPEG, GIF or WebP image."), "images", label)
     if len(spec.get("images", [])) >= questions.MAX_IMAGES:
         raise EditorError(
             _("At most %(n)d images per question.", n=questions.MAX_IMAGES), "images", label
@@ -475,7 +478,8 @@ def quiz_preview(course_id: int, lesson_id: int):
     back = url_for(".quiz_settings", course_id=course.id, lesson_id=lesson.id)
     try:
         current = qsettings.of_lesson_settings(lesson.settings)
-        items = draw_items(get_session(), course.id, current, random.Random(seed))
+        # The preview draws from the live draft bank; trainees from the published one.
+        items = draw_items(live_bank(get_session(), course.id), current, random.Random(seed))
     except (qsettings.QuizSettingsError, QuizError) as error:
         flash(str(getattr(error, "message", error)), "error")
         return redirect(back)
@@ -852,15 +856,20 @@ def quiz_settings(course_id: int, lesson_id: int):
 # --- results ---------------------------------------------------------------------------
 
 
-def _graded_attempts(lesson: Lesson) -> list[QuizAttempt]:
-    return list(
-        get_session().scalars(
+def _graded_attempts(lesson: Lesson) -> tuple[list[QuizAttempt], int]:
+    """The trainees' attempts (see :mod:`lms.quizzes.results`), and how many others."""
+    db = get_session()
+    every = list(
+        db.scalars(
             select(QuizAttempt)
             .where(QuizAttempt.lesson_id == lesson.id)
             .options(selectinload(QuizAttempt.answers))
             .order_by(QuizAttempt.started_at, QuizAttempt.id)
         )
     )
+    counted = results.trainee_ids(db, lesson.course_id, {a.user_id for a in every})
+    attempts = [a for a in every if a.user_id in counted]
+    return attempts, len(every) - len(attempts)
 
 
 def observations(attempts: list[QuizAttempt]) -> list[analysis.Observation]:
@@ -891,7 +900,7 @@ def quiz_results(course_id: int, lesson_id: int):
     course = _course(course_id)
     lesson = _quiz_lesson(course, lesson_id)
     lang = _display_language(course)
-    attempts = _graded_attempts(lesson)
+    attempts, not_counted = _graded_attempts(lesson)
     graded = [a for a in attempts if a.status == AttemptStatus.GRADED]
     # Moodle's choice: the statistics of first attempts only, or of every attempt.
     which = "first" if request.args.get("attempts") == "first" else "all"
@@ -924,6 +933,7 @@ def quiz_results(course_id: int, lesson_id: int):
         titles=titles,
         which=which,
         analysed=analysed,
+        not_counted=not_counted,
     )
 
 

@@ -42,6 +42,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from lms.catalog.models import Course
 from lms.db import utcnow
 from lms.quizzes import gift, questions
 from lms.quizzes.models import Question, QuestionCategory
@@ -147,6 +148,13 @@ def get_or_create_category(session: Session, course_id: int, name: str) -> Quest
     return category
 
 
+def _draft_changed(session: Session, course_id: int) -> None:
+    """Trainees draw from the bank frozen at publish: a change waits for the next one."""
+    course = session.get(Course, course_id)
+    if course is not None and not course.draft_changed:
+        course.draft_changed = True
+
+
 def rename_category(session: Session, category: QuestionCategory, name: str) -> None:
     checked = _category_name(name)
     if checked is None:
@@ -161,6 +169,7 @@ def rename_category(session: Session, category: QuestionCategory, name: str) -> 
     if taken is not None:
         raise questions.QuestionError(_l("another category has this name"), "name")
     category.name = checked
+    _draft_changed(session, category.course_id)
     session.flush()
 
 
@@ -168,6 +177,7 @@ def delete_category(session: Session, category: QuestionCategory) -> None:
     """Its questions stay in the bank, without a category."""
     for question in session.scalars(select(Question).where(Question.category_id == category.id)):
         question.category_id = None
+    _draft_changed(session, category.course_id)
     session.delete(category)
     session.flush()
 
@@ -236,6 +246,7 @@ def _store(
     question.spec = spec
     question.archived_at = None
     question.updated_at = utcnow()
+    _draft_changed(session, course_id)
     session.flush()
     return question
 
@@ -255,8 +266,12 @@ def save_question(
 
 
 def archive_question(session: Session, question: Question) -> None:
-    """Out of the bank; attempts keep their frozen copy, a quiz slot naming it draws nothing."""
+    """Out of the bank; attempts and the published version keep their frozen copies.
+
+    The next publish refuses a quiz whose fixed slot still names it.
+    """
     question.archived_at = utcnow()
+    _draft_changed(session, question.course_id)
     session.flush()
 
 

@@ -39,6 +39,8 @@ from typing import Any, Literal
 
 from flask_babel import lazy_gettext as _l
 
+from lms.quizzes.questions import MAX_CHOICES
+
 QuestionType = Literal[
     "single", "multiple", "truefalse", "numeric", "short", "matching", "essay", "description"
 ]
@@ -256,6 +258,20 @@ def _blocks(text: str) -> Iterable[list[tuple[int, str]]]:
         yield block
 
 
+def _answer_marks(block: list[tuple[int, str]]) -> int:
+    """About how many answers the braces hold, counted at C speed: every answer, matching
+    pair or numeric answer starts with an unescaped "=" or "~" (only a true/false
+    feedback could hold more, which no real question does)."""
+    text = "\n".join(raw for _number, raw in block)
+    start = text.find("{")
+    if start == -1:
+        return 0
+    end = text.rfind("}")
+    body = text[start + 1 : end] if end > start else text[start + 1 :]
+    marks = body.count("=") + body.count("~")
+    return marks - body.count("\\=") - body.count("\\~")
+
+
 def parse_gift(text: str) -> list[GiftQuestion]:
     """Every question of a GIFT file, or :class:`GiftFileError` with every problem found."""
     text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
@@ -273,6 +289,16 @@ def parse_gift(text: str) -> list[GiftQuestion]:
             block = block[1:]
             if not block:
                 continue
+        if _answer_marks(block) > MAX_CHOICES + 1:  # + 1: a numeric question's "~#feedback"
+            # Refused before the (slower, per-character) parse: a huge question costs
+            # seconds to parse, and more than MAX_CHOICES answers can never be stored.
+            errors.append(
+                GiftError(
+                    block[0][0],
+                    _l("A question has at most %(n)d answers.", n=MAX_CHOICES),
+                )
+            )
+            continue
         try:
             question = _parse_question(_Src.from_lines(block), errors)
         except _Bad as bad:

@@ -5,7 +5,9 @@
 A question keeps a stable ``uid`` so course packages and GIFT files can refer to it.
 The quiz itself (settings and which questions) lives in the quiz lesson's
 ``settings["quiz"]`` (see :mod:`lms.quizzes.settings`), so publishing a course freezes
-it with the rest of the course.
+it with the rest of the course, together with the specs of the bank questions it can
+draw (:mod:`lms.quizzes.publishing`): trainees never draw from the live bank, so an
+edit or an archive reaches them only at the next publish.
 
 **Attempts.** Starting an attempt freezes everything it shows: the settings, the
 questions' specs (a later edit of the bank changes no attempt), their order and the

@@ -498,8 +498,16 @@ def result(attempt_id: int):
 # --- JSON ---------------------------------------------------------------------------------------
 
 
+# A 400 the quiz API answers itself carries this code: quiz.js drops such a save (it would
+# fail again), while a 400 without it (a CSRF failure: the session changed) stays queued.
+INVALID_ANSWER = "invalid_answer"
+
+
 def _error(status: int, message: object):
-    response = jsonify(error={"status": status, "message": str(message)})
+    error: dict[str, Any] = {"status": status, "message": str(message)}
+    if status == 400:
+        error["code"] = INVALID_ANSWER
+    response = jsonify(error=error)
     response.status_code = status
     return response
 

@@ -162,6 +162,11 @@ def _status(page):
     return page.locator("[data-quiz-status]")
 
 
+def _kept(page) -> list[str]:
+    """The quiz keys in the browser's localStorage."""
+    return page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('kenshu.quiz.'))")
+
+
 def test_timed_quiz_survives_a_lost_connection_and_a_double_click(browser, quiz_demo) -> None:
     demo = quiz_demo
     context, page = new_phone_page(browser)
@@ -212,6 +217,8 @@ def test_timed_quiz_survives_a_lost_connection_and_a_double_click(browser, quiz_
         assert len(attempts) == 1
         assert attempts[0].status == "graded" and attempts[0].score == pytest.approx(total)
         assert attempts[0].finish_reason == "submitted"
+        # The result page clears what the graded attempt kept in the browser.
+        assert _kept(page) == [], _kept(page)
         assert not errors, errors
         assert not page.csp_violations  # type: ignore[attr-defined]
     finally:
@@ -253,7 +260,38 @@ def test_the_deadline_grades_what_was_saved(browser, quiz_demo) -> None:
         assert graded.status == "graded" and graded.finish_reason == "deadline"
         assert graded.score == pytest.approx(expected)
         assert _saved(demo, attempt.id)[2] is None
-        with new_session(demo.app) as session:
-            assert session.scalar(select(func.count()).select_from(QuizAttempt)) == 1
+        with new_session(demo.app) as session:  # the demo's other trainees have attempts too
+            trainee = select(User.id).where(User.email == TRAINEE).scalar_subquery()
+            mine = select(func.count()).where(QuizAttempt.user_id == trainee)
+            assert session.scalar(mine) == 1
+    finally:
+        context.close()
+
+
+def test_a_save_refused_for_its_csrf_token_stays_queued(browser, quiz_demo) -> None:
+    """Signed out and in again while offline: the page's CSRF token no longer matches the
+    session, the server answers 400; the answer is kept and the trainee asked to reload."""
+    demo = quiz_demo
+    context, page = new_phone_page(browser)
+    try:
+        _sign_in(page, demo)
+        attempt = _start(page, demo, timedelta(minutes=10))
+        specs = [item["spec"] for item in attempt.items]
+        context.set_offline(True)
+        _answer_right(page, 0, specs[0])
+        expect(_status(page)).to_contain_text("Offline", timeout=10_000)
+        context.clear_cookies()
+        context.set_offline(False)
+        other = context.new_page()
+        _sign_in(other, demo)  # a new session, with a new CSRF secret
+        other.close()
+        page.evaluate("window.dispatchEvent(new Event('online'))")
+        expect(_status(page)).to_contain_text("reload the page", timeout=10_000)
+        assert _saved(demo, attempt.id)[0] is None
+        assert any(".a." in key for key in _kept(page)), _kept(page)
+
+        page.reload()  # a fresh token: the kept answer is sent
+        expect(_status(page)).to_have_text("All answers saved", timeout=15_000)
+        assert _saved(demo, attempt.id)[0] is not None
     finally:
         context.close()

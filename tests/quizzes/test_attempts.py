@@ -222,6 +222,10 @@ def world(app: Flask, make_user) -> QuizWorld:
     return build_quiz(app, make_user)
 
 
+def course_of(session, world: QuizWorld) -> Course:
+    return session.get(Course, world.course_id)
+
+
 def start(app: Flask, world: QuizWorld, now: datetime = T0, seed: int | None = 7) -> int:
     with new_session(app) as session:
         user = world.trainee(session)
@@ -288,7 +292,9 @@ def test_start_freezes_questions_layout_and_settings(app: Flask, world: QuizWorl
         question.spec = spec
         session.scalar(select(Question).where(Question.uid == "tf")).archived_at = T0
         lesson = session.get(Lesson, world.quiz_id)
-        lesson.settings = {"quiz": {**lesson.settings["quiz"], "pass_mark": 100}}
+        quiz = lesson.settings["quiz"]
+        slots = [slot for slot in quiz["slots"] if slot != {"question": "tf"}]
+        lesson.settings = {"quiz": {**quiz, "pass_mark": 100, "slots": slots}}
         course = session.get(Course, world.course_id)
         catalog.publish(session, session.get(User, world.instructor_id), course)
         session.commit()
@@ -314,15 +320,18 @@ def test_random_questions_from_a_category(app: Flask, make_user) -> None:
     uids = [item["uid"] for item in attempt.items]
     assert uids[0] == "tf" and len(uids) == 4 and len(set(uids)) == 4
     assert all(uid.startswith("pool") for uid in uids[1:])
-    # Archived questions are never drawn.
+    # Questions archived (and published) are never drawn.
     with new_session(app) as session:
         for question in session.scalars(select(Question).where(Question.uid.like("pool%"))):
             question.archived_at = T0
-        session.scalar(select(Question).where(Question.uid == "pool0")).archived_at = None
+        for uid in ("pool0", "pool2", "pool4"):
+            session.scalar(select(Question).where(Question.uid == uid)).archived_at = None
+        catalog.publish(session, session.get(User, world.instructor_id), course_of(session, world))
         session.commit()
     assert submit(app, attempt.id)
     again = load(app, start(app, world, T0 + timedelta(hours=1), seed=2))
-    assert [item["uid"] for item in again.items] == ["tf", "pool0"]
+    assert again.items[0]["uid"] == "tf"
+    assert sorted(item["uid"] for item in again.items[1:]) == ["pool0", "pool2", "pool4"]
 
 
 def test_shuffles_are_frozen_by_the_seed(app: Flask, make_user) -> None:

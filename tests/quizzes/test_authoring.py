@@ -436,7 +436,17 @@ def test_archive_a_question(app: Flask, client, world) -> None:
     assert "twice a week" not in client.get(url(world, "/questions")).get_data(as_text=True)
 
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+def _png(width: int, height: int, mode: str = "RGB") -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new(mode, (width, height)).save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png(4, 3)
 
 
 def test_images_are_stored_with_the_question(app: Flask, client, world) -> None:
@@ -456,7 +466,29 @@ def test_images_are_stored_with_the_question(app: Flask, client, world) -> None:
         content_type="multipart/form-data",
     )
     assert response.status_code == 400
-    assert "Upload a PNG, JPEG, GIF or WebP image." in response.get_data(as_text=True)
+    assert "The file is not a JPEG, PNG or WebP image." in response.get_data(as_text=True)
+    assert count_questions(app) == 0
+
+    # The first bytes of a PNG are not a PNG.
+    fake = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    response = client.post(
+        url(world, "/questions/new?type=true_false"),
+        data=form | {"type": "true_false", "image": (io.BytesIO(fake), "x.png")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "The file is not a JPEG, PNG or WebP image." in response.get_data(as_text=True)
+
+    # A small file of too many pixels (a decompression bomb) is refused before decoding.
+    huge = _png(6000, 5000, mode="1")
+    assert len(huge) < 100_000
+    response = client.post(
+        url(world, "/questions/new?type=true_false"),
+        data=form | {"type": "true_false", "image": (io.BytesIO(huge), "bomb.png")},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400
+    assert "megapixels" in response.get_data(as_text=True)
     assert count_questions(app) == 0
 
     response = client.post(

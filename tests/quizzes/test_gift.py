@@ -616,3 +616,29 @@ def test_property_files_of_several_questions(qs):
     parsed = parse_gift(write_gift(qs))
     assert parsed == qs
     assert [from_spec(to_spec(q)) for q in parsed] == qs
+
+
+def test_a_huge_question_is_refused_before_it_is_parsed(monkeypatch) -> None:
+    from lms.quizzes import gift
+    from lms.quizzes.questions import MAX_CHOICES
+
+    choices = "".join(f"~wrong answer {i}\n" for i in range(60_000))
+    text = "// one question of 1 MB\n\n::Q:: Pick one {\n=right\n" + choices + "}\n"
+    assert len(text) > 1_000_000
+
+    def no_parse(*_args, **_kwargs):
+        raise AssertionError("the huge question was parsed character by character")
+
+    monkeypatch.setattr(gift._Src, "from_lines", no_parse)
+    with pytest.raises(GiftFileError) as refused:
+        parse_gift(text)
+    [error] = refused.value.errors
+    assert error.line == 3 and f"at most {MAX_CHOICES} answers" in str(error.message)
+    monkeypatch.undo()
+
+    # At the limit (escaped marks not counted), the question is parsed as before.
+    escaped = "Is 1 \\= 2 \\~ 3? {\n=right\n" + "".join(
+        f"~wrong \\= {i}\n" for i in range(MAX_CHOICES - 1)
+    )
+    question = one(escaped + "}\n")
+    assert len(question.answers) == MAX_CHOICES

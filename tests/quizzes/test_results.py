@@ -14,6 +14,7 @@ from lms.db import new_session, utcnow
 from lms.quizzes import analysis, questions
 from lms.quizzes.models import QuizAnswer, QuizAttempt
 from tests.conftest import login
+from tests.learning.test_completion import make_programme
 from tests.quizzes.authoring_helpers import make_world
 
 
@@ -86,16 +87,13 @@ def test_distribution_bands() -> None:
     assert (bins[-1].low, bins[-1].high) == (90, 100)
 
 
-@pytest.fixture
-def graded(app: Flask, make_user):
-    """The four attempts above, stored as graded attempts of the world's quiz."""
-    world = make_world(app, make_user)
-    trainees = [make_user("trainee", name=f"Trainee {name}") for name in "ABCD"]
+def store_attempts(app: Flask, world, user_ids: list[int], rows) -> list[int]:
+    """Graded first attempts of the world's quiz with these per-question scores."""
     with new_session(app) as session:
         attempt_ids = []
-        for trainee, row in zip(trainees, SCORES, strict=True):
+        for user_id, row in zip(user_ids, rows, strict=True):
             attempt = QuizAttempt(
-                user_id=trainee.id,
+                user_id=user_id,
                 lesson_id=world.lesson_id,
                 course_id=world.course_id,
                 number=1,
@@ -134,7 +132,17 @@ def graded(app: Flask, make_user):
                 )
             attempt_ids.append(attempt.id)
         session.commit()
-    return world, attempt_ids
+    return attempt_ids
+
+
+@pytest.fixture
+def graded(app: Flask, make_user):
+    """The four attempts above, stored as graded attempts of the world's quiz by four
+    trainees enrolled in a programme with the course."""
+    world = make_world(app, make_user)
+    trainees = [make_user("trainee", name=f"Trainee {name}") for name in "ABCD"]
+    make_programme(app, [(world.course_id, True)], [t.id for t in trainees])
+    return world, store_attempts(app, world, [t.id for t in trainees], SCORES)
 
 
 def test_results_page_shows_the_analysis(app: Flask, graded) -> None:
@@ -148,6 +156,28 @@ def test_results_page_shows_the_analysis(app: Flask, graded) -> None:
     assert "Weak discrimination." in page
     assert "<svg" in page and 'role="img"' in page and "style=" not in page
     assert "Trainee A" in page and "Trainee D" in page
+
+
+def test_results_count_only_enrolled_trainees(app: Flask, graded, make_user) -> None:
+    world, _ids = graded
+    # The instructor tries the quiz; so do a sponsor's staff member and a trainee of
+    # another programme: all full marks, which would change every statistic.
+    staff = make_user("sponsor", name="Staff Sato")
+    stranger = make_user("trainee", name="Trainee Elsewhere")
+    make_programme(app, [(world.other_course_id, True)], [stranger.id])
+    others = [world.instructor.id, staff.id, stranger.id]
+    store_attempts(app, world, others, [(1, 1, 1)] * 3)
+    client = app.test_client()
+    login(client, world.instructor.email)
+    page = client.get(
+        f"/teach/courses/{world.course_id}/quizzes/{world.lesson_id}/results"
+    ).get_data(as_text=True)
+    assert "Staff Sato" not in page and "Trainee Elsewhere" not in page
+    assert "Ichiro Instructor" not in page.split('id="attempts-heading"')[1]
+    assert "70.7" in page  # the discrimination of q1 and q3, as without them
+    assert "3 attempts by others" in page
+    facts = page.split('id="summary-heading"')[1].split("</dl>")[0]
+    assert "<dd>4</dd>" in facts  # graded attempts counted
 
 
 def test_override_is_audited_and_recomputes_the_attempt(app: Flask, graded) -> None:

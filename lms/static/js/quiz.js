@@ -12,10 +12,35 @@
  *   - the status line says "saved", "saving" or "offline - N answers waiting";
  *   - the countdown runs from the time left as the server counted it when the page was
  *     made (the device's clock is never used), and submits the form at 0;
- *   - the submit button sends the form once, however often it is clicked.
+ *   - the submit button sends the form once, however often it is clicked;
+ *   - a save refused with 400 and error.code "invalid_answer" is dropped (resending cannot
+ *     help); any other 400 is a CSRF failure (the session changed while offline, say): the
+ *     answer stays queued and the status line asks to reload the page or sign in again;
+ *   - once the attempt is graded (the result page, or sync finding it graded) every key
+ *     of the attempt is removed from localStorage.
  */
 (function () {
   "use strict";
+
+  // Every key of one attempt: "kenshu.quiz.<user>.<attempt>." + "a.<position>" or "rev".
+  function clearAttempt(keyPrefix) {
+    try {
+      var storage = window.localStorage;
+      for (var i = storage.length - 1; i >= 0; i--) {
+        var key = storage.key(i);
+        if (key && key.indexOf(keyPrefix) === 0) storage.removeItem(key);
+      }
+    } catch (e) {
+      /* no localStorage: nothing was kept */
+    }
+  }
+
+  var graded = document.querySelector("[data-quiz-graded]");
+  if (graded) {
+    clearAttempt(
+      "kenshu.quiz." + (graded.getAttribute("data-user-id") || "") + "." + graded.getAttribute("data-attempt-id") + "."
+    );
+  }
 
   var form = document.querySelector("form[data-quiz]");
   if (!form) return;
@@ -162,18 +187,22 @@
 
   var sending = false;
   var closed = false;
+  var needsReload = false; // a save was refused for its CSRF token: only a reload helps
 
   function showStatus() {
     if (!statusLine) return;
     var count = queuedKeys().length;
     var label;
     if (closed) label = statusLine.getAttribute("data-label-closed");
+    else if (needsReload && count) label = statusLine.getAttribute("data-label-reload");
     else if (count && !navigator.onLine) label = statusLine.getAttribute("data-label-offline");
     else if (sending) label = statusLine.getAttribute("data-label-saving");
     else if (count) label = statusLine.getAttribute("data-label-waiting");
     else label = statusLine.getAttribute("data-label-saved");
     statusLine.textContent = (label || "").replace("{count}", String(count));
-    statusLine.setAttribute("data-state", closed ? "closed" : count ? (navigator.onLine ? "waiting" : "offline") : "saved");
+    var state = closed ? "closed" : count ? (navigator.onLine ? "waiting" : "offline") : "saved";
+    if (!closed && count && needsReload) state = "reload";
+    statusLine.setAttribute("data-state", state);
   }
 
   function showError(position, message) {
@@ -202,7 +231,7 @@
   var retryTimer = null;
 
   function scheduleRetry() {
-    if (retryTimer || closed) return;
+    if (retryTimer || closed || needsReload) return;
     retryTimer = window.setTimeout(function () {
       retryTimer = null;
       flush();
@@ -231,6 +260,10 @@
         }
       );
     });
+  }
+
+  function isInvalidAnswer(result) {
+    return !!(result.body && result.body.error && result.body.error.code === "invalid_answer");
   }
 
   function message(result) {
@@ -262,6 +295,7 @@
         return send(key, item).then(
           function (result) {
             if (result.status === 200) {
+              needsReload = false;
               finishItem(key, item);
               var fieldset = fieldsetOf(item.position);
               if (fieldset && result.body && result.body.revision === item.revision) {
@@ -274,9 +308,16 @@
               closed = true;
               showError(item.position, message(result));
               queuedKeys().forEach(removeItem);
+              clearAttempt(prefix);
               window.setTimeout(function () {
                 window.location.reload();
               }, 3000);
+              return false;
+            }
+            if (result.status === 400 && !isInvalidAnswer(result)) {
+              // A CSRF failure (the session cookie changed, e.g. signed out and in while
+              // offline): the answer is fine, keep it until the page is reloaded.
+              needsReload = true;
               return false;
             }
             if (result.status === 400 || result.status === 413) {
@@ -432,6 +473,7 @@
       .then(function (state) {
         if (!state) return;
         if (state.status !== "in_progress") {
+          clearAttempt(prefix);
           window.location.assign(state.result_url);
           return;
         }
