@@ -1049,4 +1049,7 @@ def write_package(package: CoursePackage, dest: str | os.PathLike[str]) -> list[
                 with media.open() as source, target(media.path).open("wb") as out:
                     while chunk := source.read(1024 * 1024):
                         out.write(chunk)
+            for clip_captions in lesson.tour.captions.values():  # video stops' captions
+                for caption in clip_captions.values():
+                    target(caption.path).write_text(caption.vtt, encoding="utf-8", newline="\n")
     return written

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf.csrf import ValidationError, validate_csrf
+from flask_wtf.csrf import ValidationError
 
 from lms.catalog.models import Course, Lesson
 from lms.core.errors import CSRF_MESSAGE, MESSAGES
+from lms.core.security import check_beacon_csrf
 from lms.db import get_session, utcnow
 from lms.extensions import csrf
 from lms.learning import tracking
@@ -67,20 +68,10 @@ def _lesson(lesson_id: int) -> tuple[Lesson, Course] | Any:
     return lesson, course
 
 
-def _check_csrf(payload: Any) -> None:
-    """The CSRF token from the ``X-CSRFToken`` header, or else from the JSON body."""
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return
-    token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
-    if not token and isinstance(payload, dict) and isinstance(payload.get("csrf_token"), str):
-        token = payload["csrf_token"]
-    validate_csrf(token)
-
-
 # ``navigator.sendBeacon`` (used when the page is hidden or closed, where a fetch may be
 # cancelled) cannot set request headers, so the automatic check of the X-CSRFToken header
 # would refuse every beacon. This view is therefore exempt from that automatic check and
-# does the same check itself in _check_csrf: the token is taken from the header when there
+# does the same check itself in check_beacon_csrf: the token is taken from the header when there
 # is one (fetch) or else from the JSON body (beacon), and validated with validate_csrf
 # against the user's session exactly as the automatic check would. A forged cross-site
 # request - even a "simple" text/plain POST, which is what a beacon is - cannot know the
@@ -96,7 +87,7 @@ def beat(lesson_id: int):
         )
     payload = request.get_json(force=True, silent=True)
     try:
-        _check_csrf(payload)
+        check_beacon_csrf(payload)
     except ValidationError:
         return _error(400, CSRF_MESSAGE)
     found = _lesson(lesson_id)

@@ -24,16 +24,21 @@ in ``course.yaml``); the kind of a stop follows from the one media field it has:
           - {yaw: 120, pitch: 0, stop: waste-bunker}
       - uid: waste-bunker
         video: tours/plant/bunker.mp4
+        captions: {en: tours/plant/bunker.en.vtt, ja: tours/plant/bunker.ja.srt}
 
 :func:`read_tour` checks it all (the tour's rules, and every file by its content: the
-map an image, a panorama a 2:1 equirectangular image, a clip a playable video) while
-the package is read, before anything is imported. :func:`import_tour` stores the files
-and the tour; :func:`export_tour` writes them back.
+map an image, a panorama a 2:1 equirectangular image, a clip a playable video, its
+captions WebVTT or SRT that fit the clip, with the line of any problem) while the
+package is read, before anything is imported. :func:`import_tour` stores the files
+and the tour; :func:`export_tour` writes them back. Captions belong to the clip's
+asset, as a lecture video's do (they are not part of the tour's data, and publishing
+does not freeze them); they are stored and exported as WebVTT.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -43,15 +48,30 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import Session
 
 from lms.catalog.models import Lesson
-from lms.media.models import MediaAsset, MediaKind, MediaStatus
+from lms.content.package import CaptionFile
+from lms.content.package import _read_captions as read_captions
+from lms.db import utcnow
+from lms.media import services as media_services
+from lms.media.models import Caption, MediaAsset, MediaKind, MediaStatus
 from lms.media.probe import MediaError, probe_video
-from lms.storage import Storage
+from lms.storage import NotFound, Storage, StorageError, new_key
 from lms.tours import services
 from lms.tours.schema import StopKind, TourError, parse_tour, tour_of
 
 STOP_MEDIA = ("video", "photos", "panorama")
 TOUR_FIELDS = {"map", "order", "dwell_seconds", "stops"}
-STOP_FIELDS = {"uid", "x", "y", "required", "texts", "video", "photos", "panorama", "hotspots"}
+STOP_FIELDS = {
+    "uid",
+    "x",
+    "y",
+    "required",
+    "texts",
+    "video",
+    "captions",
+    "photos",
+    "panorama",
+    "hotspots",
+}
 
 
 @dataclass
@@ -63,6 +83,7 @@ class TourMedia:
     sha256: str
     open: Callable[[], BinaryIO]
     source: Path | None = None
+    duration: float | None = None  # a clip's, which its captions must fit
 
     @property
     def filename(self) -> str:
@@ -76,6 +97,8 @@ class TourFile:
     path: str  # the YAML file
     data: dict[str, Any]  # as in the file, media named by path
     files: dict[str, TourMedia] = field(default_factory=dict)  # by path
+    # Captions of video stops: stop uid -> language -> the captions (WebVTT).
+    captions: dict[str, dict[str, CaptionFile]] = field(default_factory=dict)
 
 
 def _sha256(path: Path) -> str:
@@ -103,9 +126,10 @@ def read_tour(
         if found is None:
             return None
         rel, file_path = found
+        duration = None
         try:
             if role == "video":
-                probe_video(file_path)
+                duration = probe_video(file_path).duration
             else:
                 services.check_image(file_path, role)
         except MediaError as error:
@@ -115,9 +139,22 @@ def read_tour(
             reader.problem(relative, at, _l("%(path)s: %(reason)s", path=rel, reason=error.message))
             return None
         tour.files[rel] = TourMedia(
-            rel, role, _sha256(file_path), (lambda p=file_path: p.open("rb")), file_path
+            rel, role, _sha256(file_path), (lambda p=file_path: p.open("rb")), file_path, duration
         )
         return list(tour.files).index(rel) + 1
+
+    def captions(item: Any, clip: int | None) -> None:
+        """A video stop's ``captions: {language: path}``, each checked against the clip."""
+        duration = list(tour.files.values())[clip - 1].duration if clip else None
+        found: dict[str, CaptionFile] = {}
+        for language, (value, at) in reader.per_language(item, "captions").items():
+            resolved = reader.resolve(value, at, f"captions.{language}")
+            if resolved is not None:
+                caption = read_captions(reader, language, *resolved, duration)
+                if caption is not None:
+                    found[language] = caption
+        if found and isinstance(item.get("uid"), str):
+            tour.captions[item["uid"]] = found
 
     for key in data:
         if key not in TOUR_FIELDS:
@@ -177,6 +214,10 @@ def read_tour(
         else:
             role = services.ROLE_PANORAMA if kind == "panorama" else "video"
             stop["media_id"] = media(item[kind], item.line_of(kind), kind, role) or 0
+        if "captions" in item and kind != "video":
+            reader.problem(relative, item.line_of("captions"), _l("only video stops have captions"))
+        elif "captions" in item:
+            captions(item, stop["media_id"])
         if "hotspots" in item:
             spots = []
             for spot in item["hotspots"] if isinstance(item["hotspots"], list) else []:
@@ -271,6 +312,13 @@ def import_tour(
     def real(value: Any) -> int | None:
         return ids.get(str(value)) if value else None
 
+    for stop in data["stops"]:
+        if stop.get("kind") == StopKind.VIDEO and real(stop.get("media_id")):
+            clip = session.get(MediaAsset, real(stop["media_id"]))
+            assert clip is not None
+            wanted = tour.captions.get(stop["uid"], {})
+            changed |= _sync_captions(session, storage, clip, wanted, created)
+
     data["map_media_id"] = real(data.get("map_media_id"))
     stops = []
     for stop in data["stops"]:
@@ -284,6 +332,47 @@ def import_tour(
     before = (lesson.settings or {}).get("tour")
     saved = services.save_tour(session, lesson, data).to_dict()
     return changed or before != saved
+
+
+def _sync_captions(
+    session: Session,
+    storage: Storage,
+    clip: MediaAsset,
+    wanted: dict[str, CaptionFile],
+    created: list[str],
+) -> bool:
+    """Make the clip's captions those of the package (as lesson imports do); True when
+    something changed. Captions already stored with the same text are left alone."""
+    existing = {caption.language: caption for caption in clip.captions}
+    changed = False
+    for language, caption in wanted.items():
+        data = caption.vtt.encode("utf-8")
+        row = existing.pop(language, None)
+        if row is not None and _stored(storage, row.key) == data:
+            continue
+        key = new_key("captions", f"tour-{clip.id}.{language}.vtt")
+        storage.put(key, io.BytesIO(data), "text/vtt; charset=utf-8")
+        created.append(key)
+        media_services.delete_on_rollback(session, storage, [key])
+        if row is None:
+            clip.captions.append(Caption(language=language, key=key, cue_count=caption.cue_count))
+        else:
+            media_services.delete_after_commit(session, storage, [row.key])
+            row.key, row.cue_count, row.created_at = key, caption.cue_count, utcnow()
+        changed = True
+    for row in existing.values():  # languages no longer in the package
+        media_services.delete_after_commit(session, storage, [row.key])
+        clip.captions.remove(row)
+        changed = True
+    session.flush()
+    return changed
+
+
+def _stored(storage: Storage, key: str) -> bytes | None:
+    try:
+        return media_services.read_object(storage, key)
+    except (NotFound, StorageError):
+        return None
 
 
 # --- export ------------------------------------------------------------------------------
@@ -301,6 +390,7 @@ def export_tour(
     assets = services.tour_assets(session, tour)
     folder = f"tours/{lesson.uid}"
     files: dict[str, TourMedia] = {}
+    captions: dict[str, dict[str, CaptionFile]] = {}
 
     def path_of(media_id: int | None, name: str) -> str | None:
         asset = assets.get(media_id or 0)
@@ -348,6 +438,18 @@ def export_tour(
             ]
         else:
             item[stop.kind] = path_of(stop.media_id, stop.uid)
+        clip = assets.get(stop.media_id or 0) if stop.kind == StopKind.VIDEO else None
+        if clip is not None and clip.captions:
+            captions[stop.uid] = {
+                caption.language: CaptionFile(
+                    path=f"{folder}/{stop.uid}.{caption.language}.vtt",
+                    language=caption.language,
+                    vtt=media_services.read_object(storage, caption.key).decode("utf-8"),
+                    cue_count=caption.cue_count,
+                )
+                for caption in clip.captions
+            }
+            item["captions"] = {lang: c.path for lang, c in captions[stop.uid].items()}
         if stop.kind == StopKind.PANORAMA and stop.hotspots:
             spots = []
             for spot in stop.hotspots:
@@ -360,4 +462,4 @@ def export_tour(
             item["hotspots"] = spots
         stops.append(item)
     data["stops"] = stops
-    return TourFile(path=f"tours/{lesson.uid}.yaml", data=data, files=files)
+    return TourFile(path=f"tours/{lesson.uid}.yaml", data=data, files=files, captions=captions)

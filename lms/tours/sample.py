@@ -4,8 +4,8 @@
 these files; :func:`build_tour_media` draws them (``lms content build-sample`` runs it
 with the rest of the sample's media): a plan of a waste-to-energy plant, 360°
 panoramas of four stops (2:1 equirectangular, with the stop's equipment drawn around
-the viewer), photos, and two short clips. Drawn, not photographed: the sample must
-be free to ship, and small.
+the viewer), photos, and two short clips with English and Japanese captions. Drawn,
+not photographed: the sample must be free to ship, and small.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from lms.media.captions import format_timestamp
 from lms.media.synth import load_font, make_slides_video
 
 FOLDER = "tours/plant"
@@ -68,6 +69,55 @@ CLIPS: dict[str, tuple[str, ...]] = {
     ),
     "stack": ("The stack: 100 m, clean flue gas", "Emissions are measured all the time"),
 }
+CLIP_SECONDS_PER_SLIDE = 2.5
+
+# The clips' captions, one cue per slide: English (the slides' words) and Japanese.
+CLIP_CAPTIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "waste-bunker": {
+        "en": CLIPS["waste-bunker"],
+        "ja": ("クレーンのグラブがバンカの上で開きます", "ごみをかくはんし、ホッパへ投入します"),
+    },
+    "stack": {
+        "en": CLIPS["stack"],
+        "ja": (
+            "高さ100メートルの煙突から、きれいになったガスが出ます",
+            "排出ガスは常時測定されています",
+        ),
+    },
+}
+CLIP_SRT = {("stack", "ja")}  # written as SubRip, to show that SRT is accepted too
+
+
+def clip_captions_text(uid: str, language: str) -> str:
+    """A clip's captions in WebVTT (or SRT, see ``CLIP_SRT``): one cue per slide."""
+    srt = (uid, language) in CLIP_SRT
+    blocks = [] if srt else ["WEBVTT"]
+    for index, line in enumerate(CLIP_CAPTIONS[uid][language]):
+        start = format_timestamp(index * CLIP_SECONDS_PER_SLIDE + 0.2)
+        end = format_timestamp((index + 1) * CLIP_SECONDS_PER_SLIDE - 0.2)
+        if srt:
+            timing = f"{start} --> {end}".replace(".", ",")
+            blocks.append(f"{index + 1}\n{timing}\n{line}")
+        else:
+            blocks.append(f"{start} --> {end}\n{line}")
+    return "\n\n".join(blocks) + "\n"
+
+
+def clip_caption_path(uid: str, language: str) -> str:
+    return f"{FOLDER}/{uid}.{language}.{'srt' if (uid, language) in CLIP_SRT else 'vtt'}"
+
+
+def write_clip_captions(root: Path) -> list[str]:
+    """Write the clips' caption files under ``root``; the paths written."""
+    written = []
+    for uid, languages in CLIP_CAPTIONS.items():
+        for language in languages:
+            relative = clip_caption_path(uid, language)
+            target = root / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(clip_captions_text(uid, language), encoding="utf-8", newline="\n")
+            written.append(relative)
+    return written
 
 
 def _panorama(dest: Path, things: tuple[tuple[str, float, tuple[int, int, int]], ...]) -> None:
@@ -159,7 +209,14 @@ def build_tour_media(root: Path) -> list[str]:
             written.append(f"{FOLDER}/{uid}-{index + 1}.jpg")
     for uid, slides in CLIPS.items():
         make_slides_video(
-            folder / f"{uid}.mp4", slides, 2.5, width=640, height=360, audio="silence", fps=10
+            folder / f"{uid}.mp4",
+            slides,
+            CLIP_SECONDS_PER_SLIDE,
+            width=640,
+            height=360,
+            audio="silence",
+            fps=10,
         )
         written.append(f"{FOLDER}/{uid}.mp4")
+    written += write_clip_captions(root)
     return written

@@ -177,7 +177,11 @@ class Tour:
         return False
 
     def is_complete(self, visited: set[str]) -> bool:
-        return all(uid in visited for uid in self.required_uids)
+        """Every required stop visited; a tour with none required, any one stop."""
+        required = self.required_uids
+        if not required:
+            return bool(visited & {stop.uid for stop in self.stops})
+        return all(uid in visited for uid in required)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -36,7 +36,7 @@ from flask import (
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from flask_wtf.csrf import ValidationError, validate_csrf
+from flask_wtf.csrf import ValidationError
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from markupsafe import Markup
 
@@ -47,14 +47,17 @@ from lms.catalog.services import CatalogError, can_edit
 from lms.core.auth import roles_required
 from lms.core.errors import CSRF_MESSAGE
 from lms.core.forms import ActionForm
+from lms.core.security import check_beacon_csrf
 from lms.db import get_session, utcnow
 from lms.extensions import csrf
 from lms.i18n import CONTENT_LANGUAGES
 from lms.learning import services as learning
 from lms.learning import tracking
 from lms.learning.services import MediaView, Text, pick
+from lms.media import services as media_services
 from lms.media.models import MediaAsset, MediaStatus
-from lms.storage import Storage, StorageError, get_storage
+from lms.media.views import limits as media_limits
+from lms.storage import Storage, StorageError, UploadedPart, get_storage
 from lms.tours import builder as builder_services
 from lms.tours import services
 from lms.tours.schema import HotspotKind, Stop, StopKind, Tour, TourError, tour_of
@@ -168,8 +171,12 @@ class TourPage:
 
 def _stop_url(uid: str) -> str:
     """The current page (the trainee's lesson or the instructor's preview) at stop ``uid``."""
-    args = {**request.args.to_dict(), "stop": uid}
-    return url_for(request.endpoint or "learning.lesson", **(request.view_args or {}), **args)
+    # Only the query arguments these pages read: anything else could clash with the
+    # route's own arguments (``?course_id=``) or url_for's (``?_method=``).
+    args = {key: request.args[key] for key in ("lang",) if key in request.args}
+    return url_for(
+        request.endpoint or "learning.lesson", **(request.view_args or {}), **args, stop=uid
+    )
 
 
 def _url(storage: Storage, asset: MediaAsset | None, *, preview: bool = False) -> str | None:
@@ -363,15 +370,6 @@ def visit(lesson_id: int, stop_uid: str):
     return jsonify(result.to_dict())
 
 
-def _check_csrf(payload: Any) -> None:
-    if not current_app.config.get("WTF_CSRF_ENABLED", True):
-        return
-    token = request.headers.get("X-CSRFToken") or request.headers.get("X-CSRF-Token")
-    if not token and isinstance(payload, dict) and isinstance(payload.get("csrf_token"), str):
-        token = payload["csrf_token"]
-    validate_csrf(token)
-
-
 # Exempt from the automatic check for the same reason as the lectures' beats (see
 # lms.learning.beats): the player sends its last beat with navigator.sendBeacon, which
 # cannot set headers; the token is checked here, from the header or the JSON body.
@@ -385,7 +383,7 @@ def beat(lesson_id: int, stop_uid: str):
         )
     payload = request.get_json(force=True, silent=True)
     try:
-        _check_csrf(payload)
+        check_beacon_csrf(payload)
     except ValidationError:
         return _error(400, CSRF_MESSAGE)
     found = _found(lesson_id)
@@ -467,6 +465,7 @@ class BuilderStop:
     preview_url: str | None
     media_status: str
     hotspots: list[dict[str, Any]]
+    captions: list[tuple[str, int]] = field(default_factory=list)  # language, cue count
 
 
 def _builder_page(course: Course, lesson: Lesson, lang: str, status: int = 200):
@@ -514,6 +513,11 @@ def _builder_page(course: Course, lesson: Lesson, lang: str, status: int = 200):
                         }
                         for h in stop.hotspots
                     ],
+                    captions=(
+                        [(c.language, c.cue_count) for c in asset.captions]
+                        if asset is not None and stop.kind == StopKind.VIDEO
+                        else []
+                    ),
                 )
             )
     return render_template(
@@ -527,6 +531,7 @@ def _builder_page(course: Course, lesson: Lesson, lang: str, status: int = 200):
         map_asset=map_asset,
         languages=CONTENT_LANGUAGES,
         lesson_title=localized(lesson.texts, "title", lang, course.default_language),
+        max_video_bytes=media_limits().video,
     ), status
 
 
@@ -568,6 +573,8 @@ def _change(course_id: int, lesson_id: int, action, anchor: str = "", message: s
         except CatalogError as error:
             flash(str(error.message), "error")
             return _builder_page(course, lesson, lang, 400)
+    if isinstance(result, tuple):  # (anchor, message) known only once the change is made
+        result, message = result
     flash(message or _("The tour is saved."), "success")
     return redirect(
         _builder_url(course, lesson, lang, result if isinstance(result, str) else anchor)
@@ -683,3 +690,234 @@ def builder_hotspot_delete(course_id: int, lesson_id: int, stop_uid: str, hotspo
         builder_services.delete_hotspot(get_session(), lesson, stop_uid, hotspot_uid)
 
     return _change(course_id, lesson_id, action, f"stop-{stop_uid}", _("The hotspot is removed."))
+
+
+@bp.post("/teach/courses/<int:course_id>/lessons/<int:lesson_id>/tour/stops/<stop_uid>/captions")
+@roles_required(Role.INSTRUCTOR)
+def builder_caption_add(course_id: int, lesson_id: int, stop_uid: str):
+    def action(course, lesson, lang, uploads):
+        caption = builder_services.add_clip_caption(
+            get_session(),
+            get_storage(),
+            _user(),
+            lesson,
+            stop_uid,
+            language=request.form.get("language", ""),
+            upload=uploads[0] if uploads else None,
+            limits=media_limits(),
+        )
+        return f"stop-{stop_uid}", _(
+            "Captions in %(language)s saved (%(count)d cues).",
+            language=CONTENT_LANGUAGES.get(caption.language, caption.language),
+            count=caption.cue_count,
+        )
+
+    return _change(course_id, lesson_id, action, f"stop-{stop_uid}")
+
+
+@bp.post(
+    "/teach/courses/<int:course_id>/lessons/<int:lesson_id>/tour/stops/<stop_uid>"
+    "/captions/<language>/delete"
+)
+@roles_required(Role.INSTRUCTOR)
+def builder_caption_delete(course_id: int, lesson_id: int, stop_uid: str, language: str):
+    def action(course, lesson, lang, uploads):
+        builder_services.delete_clip_caption(
+            get_session(), get_storage(), _user(), lesson, stop_uid, language
+        )
+        return f"stop-{stop_uid}", _(
+            "Captions in %(language)s deleted.",
+            language=CONTENT_LANGUAGES.get(language, language),
+        )
+
+    return _change(course_id, lesson_id, action, f"stop-{stop_uid}")
+
+
+@bp.post("/teach/courses/<int:course_id>/lessons/<int:lesson_id>/tour/stops/<stop_uid>/media")
+@roles_required(Role.INSTRUCTOR)
+def builder_stop_media(course_id: int, lesson_id: int, stop_uid: str):
+    """Replace a stop's file(s) in one request (images; a clip without JavaScript)."""
+
+    def action(course, lesson, lang, uploads):
+        builder_services.replace_stop_media(
+            get_session(), get_storage(), lesson, stop_uid, uploads=uploads, actor_id=_user().id
+        )
+
+    return _change(
+        course_id, lesson_id, action, f"stop-{stop_uid}", _("The stop's file is replaced.")
+    )
+
+
+# --- resumable clip uploads (JSON, the protocol of lms/static/js/upload.js) -----------------
+
+
+class _ApiRefusal(Exception):
+    def __init__(self, status: int, message: object, **details: Any) -> None:
+        super().__init__(str(message))
+        self.status, self.message, self.details = status, message, details
+
+
+@bp.errorhandler(_ApiRefusal)
+def _api_refusal(error: _ApiRefusal):
+    body = {"status": error.status, "message": str(error.message), **error.details}
+    return jsonify(error=body), error.status
+
+
+def _clip_call(call):
+    """Run a service call of the upload API; its refusals as JSON errors."""
+    try:
+        return call()
+    except services.TourServiceError as error:
+        raise _ApiRefusal(error.status, error.message) from None
+    except TourError as error:
+        raise _ApiRefusal(400, " ".join(error.messages)) from None
+    except media_services.MediaServiceError as error:
+        if error.keep_changes:
+            get_session().commit()  # a clean-up that must stand although the request fails
+        raise _ApiRefusal(error.status, error.message, **error.details) from None
+    except StorageError:
+        raise _ApiRefusal(
+            503, _("The storage cannot be reached right now. Please try again shortly.")
+        ) from None
+
+
+def _editable_api(course_id: int, lesson_id: int) -> tuple[Course, Lesson]:
+    db = get_session()
+    course = db.get(Course, course_id)
+    if course is None:
+        raise _ApiRefusal(404, _("This lesson does not exist."))
+    if not can_edit(current_user, course):
+        raise _ApiRefusal(403, _("You cannot edit this course."))
+    lesson = db.get(Lesson, lesson_id)
+    if lesson is None or lesson.course_id != course.id or lesson.kind != LessonKind.TOUR:
+        raise _ApiRefusal(404, _("This lesson does not exist."))
+    return course, lesson
+
+
+def _clip_json(course_id: int, lesson_id: int, asset: MediaAsset, state=None) -> dict[str, Any]:
+    upload = asset.upload
+    base = {"course_id": course_id, "lesson_id": lesson_id, "asset_id": asset.id}
+    return {
+        "asset_id": asset.id,
+        "upload_id": upload.upload_id if upload else None,
+        "filename": asset.filename,
+        "kind": asset.kind,
+        "size": asset.size,
+        "status": asset.status,
+        "part_size": upload.part_size if upload else None,
+        "part_count": media_services.part_count(upload) if upload else None,
+        "parts": [
+            {"part_number": p.part_number, "etag": p.etag} for p in (state.parts if state else [])
+        ],
+        "uploaded_bytes": state.uploaded_bytes if state else 0,
+        "urls": {
+            "state": url_for("tours.clip_upload_state", **base),
+            "parts": url_for("tours.clip_upload_parts", **base),
+            "complete": url_for("tours.clip_upload_complete", **base),
+            "abort": url_for("tours.clip_upload_abort", **base),
+            "status": url_for("media.asset_status", asset_id=asset.id),
+        },
+    }
+
+
+def _json_payload() -> dict[str, Any]:
+    payload = request.get_json(silent=True)
+    if not isinstance(payload, dict):
+        raise _ApiRefusal(400, _("Send a JSON object."))
+    return payload
+
+
+@bp.post("/teach/courses/<int:course_id>/lessons/<int:lesson_id>/tour/uploads")
+@roles_required(Role.INSTRUCTOR)
+def clip_upload_create(course_id: int, lesson_id: int):
+    """Start a clip's upload: for a new stop (``title``, ``x``, ``y`` in the address) or
+    to replace the clip of stop ``stop``."""
+    course, lesson = _editable_api(course_id, lesson_id)
+    payload = _json_payload()
+    size = payload.get("size")
+    if isinstance(size, bool) or not isinstance(size, int):
+        raise _ApiRefusal(400, _("%(field)s must be a whole number.", field="size"))
+    upload = media_services.NewUpload(
+        filename=str(payload.get("filename") or ""),
+        size=size,
+        content_type=str(payload.get("content_type") or ""),
+        kind=str(payload.get("kind") or "video"),
+    )
+    asset = _clip_call(
+        lambda: builder_services.start_clip_upload(
+            get_session(),
+            get_storage(),
+            _user(),
+            lesson,
+            upload,
+            media_limits(),
+            language=_builder_lang(course),
+            stop_uid=request.args.get("stop", ""),
+            title=request.args.get("title", ""),
+            x=request.args.get("x", ""),
+            y=request.args.get("y", ""),
+        )
+    )
+    return jsonify(_clip_json(course_id, lesson_id, asset)), 201
+
+
+@bp.get("/teach/courses/<int:course_id>/lessons/<int:lesson_id>/tour/uploads/<int:asset_id>")
+@roles_required(Role.INSTRUCTOR)
+def clip_upload_state(course_id: int, lesson_id: int, asset_id: int):
+    _course, lesson = _editable_api(course_id, lesson_id)
+    asset = _clip_call(lambda: builder_services.clip_upload(get_session(), lesson, asset_id))
+    state = _clip_call(lambda: media_services.upload_state(get_session(), get_storage(), asset))
+    return jsonify(_clip_json(course_id, lesson_id, asset, state))
+
+
+@bp.post("/teach/courses/<int:course_id>/lessons/<int:lesson_id>/tour/uploads/<int:asset_id>/parts")
+@roles_required(Role.INSTRUCTOR)
+def clip_upload_parts(course_id: int, lesson_id: int, asset_id: int):
+    _course, lesson = _editable_api(course_id, lesson_id)
+    asset = _clip_call(lambda: builder_services.clip_upload(get_session(), lesson, asset_id))
+    numbers = _json_payload().get("part_numbers")
+    if not isinstance(numbers, list) or not all(
+        isinstance(n, int) and not isinstance(n, bool) for n in numbers
+    ):
+        raise _ApiRefusal(400, _("part_numbers must be a list of whole numbers."))
+    urls = _clip_call(lambda: media_services.part_urls(get_storage(), asset, numbers))
+    return jsonify(urls={str(n): url for n, url in urls.items()})
+
+
+@bp.post(
+    "/teach/courses/<int:course_id>/lessons/<int:lesson_id>/tour/uploads/<int:asset_id>/complete"
+)
+@roles_required(Role.INSTRUCTOR)
+def clip_upload_complete(course_id: int, lesson_id: int, asset_id: int):
+    """Assemble the clip, queue its processing and put it on its stop."""
+    _course, lesson = _editable_api(course_id, lesson_id)
+    asset = _clip_call(lambda: builder_services.clip_upload(get_session(), lesson, asset_id))
+    raw = _json_payload().get("parts") or []
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise _ApiRefusal(400, _("parts must be a list."))
+    parts = []
+    for item in raw:
+        number, etag = item.get("part_number"), item.get("etag")
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise _ApiRefusal(400, _("part_number must be a whole number."))
+        parts.append(UploadedPart(part_number=number, etag=etag if isinstance(etag, str) else ""))
+    uid = _clip_call(
+        lambda: builder_services.finish_clip_upload(
+            get_session(), get_storage(), _user(), lesson, asset, parts
+        )
+    )
+    payload = media_services.status_payload(asset)
+    payload["urls"] = _clip_json(course_id, lesson_id, asset)["urls"]
+    payload["stop"] = uid
+    return jsonify(payload)
+
+
+@bp.delete("/teach/courses/<int:course_id>/lessons/<int:lesson_id>/tour/uploads/<int:asset_id>")
+@roles_required(Role.INSTRUCTOR)
+def clip_upload_abort(course_id: int, lesson_id: int, asset_id: int):
+    _course, lesson = _editable_api(course_id, lesson_id)
+    asset = _clip_call(lambda: builder_services.clip_upload(get_session(), lesson, asset_id))
+    if asset.status != MediaStatus.UPLOADING:
+        raise _ApiRefusal(409, _("This upload is already finished."))
+    media_services.discard_asset(get_session(), get_storage(), asset)
+    return "", 204

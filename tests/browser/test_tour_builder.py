@@ -8,14 +8,17 @@ stored), and preview the tour as a trainee.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
+from lms.accounts.models import User
 from lms.catalog.models import Lesson
 from lms.db import new_session
 from lms.media.models import MediaAsset
-from lms.media.synth import make_equirectangular_image
+from lms.media.synth import make_equirectangular_image, make_slides_video
 from lms.tours.sample import _map, _photo
 from tests.browser.conftest import DEMO_PASSWORD
 from tests.browser.test_tour import Demo, demo, tour_browser  # noqa: F401 - fixtures
@@ -29,10 +32,12 @@ def _files(tmp_path: Path) -> dict[str, Path]:
     _map(folder / "map.png")
     _photo(folder / "photo.jpg", "A photo", 5)
     make_equirectangular_image(folder / "hall.jpg", 1024)
+    make_slides_video(folder / "crane.mp4", ["Crane"], 2, width=320, height=180, audio=None)
     return {
         "map": folder / "map.png",
         "photo": folder / "photo.jpg",
         "panorama": folder / "hall.jpg",
+        "clip": folder / "crane.mp4",
     }
 
 
@@ -49,6 +54,22 @@ def _assets(demo: Demo) -> int:  # noqa: F811
         return session.scalar(select(func.count()).select_from(MediaAsset)) or 0
 
 
+@pytest.fixture
+def english_instructor(demo: Demo) -> Iterator[None]:  # noqa: F811
+    """The demo instructor works in Japanese; this test reads the English texts."""
+    with new_session(demo.app) as session:
+        user = session.scalar(select(User).where(User.email == INSTRUCTOR))
+        assert user is not None
+        user.locale, locale = "en", user.locale
+        session.commit()
+    yield
+    with new_session(demo.app) as session:
+        user = session.scalar(select(User).where(User.email == INSTRUCTOR))
+        user.locale = locale  # type: ignore[union-attr]
+        session.commit()
+
+
+@pytest.mark.usefixtures("english_instructor")
 def test_an_instructor_builds_a_small_tour(tour_browser, demo: Demo, tmp_path: Path) -> None:  # noqa: F811
     files = _files(tmp_path)
     context = tour_browser.new_context(viewport={"width": 1000, "height": 900}, locale="en-GB")
@@ -130,9 +151,25 @@ def test_an_instructor_builds_a_small_tour(tour_browser, demo: Demo, tmp_path: P
     assert hotspot["kind"] == "stop" and hotspot["stop"] == tour["stops"][0]["uid"]
     assert -180 <= hotspot["yaw"] <= 180
 
-    # Preview as a trainee: the map with both stops, the panorama with its hotspot.
+    # Stop 3, a video clip: sent with the resumable upload, then put on its stop.
+    _click_map(page, 0.5, 0.8)
+    page.fill("#new-title", "Crane")
+    page.select_option("#new-kind", "video")
+    assert page.locator("#new-file").is_hidden()  # no one-request upload for clips
+    clip = page.locator("[data-tour-clip-upload][data-new-stop]")
+    clip.locator("[data-upload-file]").set_input_files(str(files["clip"]))
+    clip.locator("[data-upload-start]").click()
+    page.wait_for_function("() => document.querySelectorAll('.builder-stop').length === 3")
+    with new_session(demo.app) as session:
+        stops = session.get(Lesson, lesson_id).settings["tour"]["stops"]  # type: ignore[union-attr]
+        assert [s["kind"] for s in stops] == ["photos", "panorama", "video"]
+        assert stops[2]["texts"]["en"]["title"] == "Crane" and stops[2]["y"] == 0.8
+        clip_asset = session.get(MediaAsset, stops[2]["media_id"])
+        assert clip_asset is not None and clip_asset.lesson_id is None
+
+    # Preview as a trainee: the map with the stops, the panorama with its hotspot.
     page.click("[data-preview-tour]")
-    assert page.locator("svg.tour-map a.map-stop").count() == 2
+    assert page.locator("svg.tour-map a.map-stop").count() == 3
     page.click("svg.tour-map a.map-stop >> nth=1")
     page.wait_for_selector("[data-tour-panorama][data-viewer=full]", timeout=30_000)
     assert "Go to stop 1: Weighbridge" in page.inner_text("[data-tour-hotspots]")

@@ -29,13 +29,18 @@ from tests.conftest import build_app
 
 def build_tour_media_paths() -> list[str]:
     """The plant tour's files that build-sample writes (see lms/tours/sample.py)."""
-    from lms.tours.sample import CLIPS, FOLDER, PANORAMAS, PHOTOS
+    from lms.tours.sample import CLIP_CAPTIONS, CLIPS, FOLDER, PANORAMAS, PHOTOS, clip_caption_path
 
     return (
         [f"{FOLDER}/map.png"]
         + [f"{FOLDER}/{uid}.jpg" for uid in PANORAMAS]
-        + [f"{FOLDER}/{uid}-{i + 1}.jpg" for uid, names in PHOTOS.items() for i in range(len(names))]
+        + [
+            f"{FOLDER}/{uid}-{n}.jpg"
+            for uid, names in PHOTOS.items()
+            for n in range(1, len(names) + 1)
+        ]
         + [f"{FOLDER}/{uid}.mp4" for uid in CLIPS]
+        + [clip_caption_path(uid, lang) for uid, langs in CLIP_CAPTIONS.items() for lang in langs]
     )
 
 

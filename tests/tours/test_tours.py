@@ -83,6 +83,12 @@ def test_guided_order_opens_stops_after_the_earlier_required_ones() -> None:
     assert tour.is_complete({"a", "c", "d"}) and not tour.is_complete({"a", "b", "c"})
 
 
+def test_a_tour_without_required_stops_is_done_after_one_visit_not_before() -> None:
+    tour = parse_tour({"stops": [_stop("a", required=False), _stop("b", required=False)]})
+    assert not tour.is_complete(set())
+    assert tour.is_complete({"b"})
+
+
 def test_every_problem_is_named_with_its_place(app: Flask) -> None:
     bad = {
         "order": "random",

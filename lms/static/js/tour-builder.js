@@ -8,9 +8,59 @@
  *       placed with CSSOM (no inline style attribute: the CSP forbids them).
  *   [data-builder-panorama]  data-src/data-preview; a click sets the stop's
  *       [data-add-hotspot] [data-yaw]/[data-pitch] in degrees.
+ *   [data-tour-clip-upload]  a resumable clip upload (js/upload.js does the upload). For
+ *       a new video stop it replaces the form's one-request file field, and the stop's
+ *       title and place go into its data-create-url. Once the clip is uploaded (the
+ *       stop exists, its clip being processed) the builder is shown again.
  */
 (function () {
   "use strict";
+
+  // Photo Sphere Viewer writes tooltip content as HTML: hand it the text escaped.
+  function escapeHtml(text) {
+    var holder = document.createElement("div");
+    holder.textContent = text || "";
+    return holder.innerHTML;
+  }
+
+  function startClipUploads() {
+    var form = document.querySelector("[data-add-stop]");
+    var widget = document.querySelector("[data-tour-clip-upload][data-new-stop]");
+    if (form && widget) {
+      var kind = form.querySelector("select[name=kind]");
+      var base = widget.dataset.createUrl;
+      var oneRequest = form.querySelectorAll("[data-one-request]");
+      var sync = function () {
+        var video = kind.value === "video";
+        widget.hidden = !video;
+        Array.prototype.forEach.call(oneRequest, function (element) {
+          element.hidden = video;
+          var input = element.querySelector("input[type=file]");
+          if (input) input.required = !video;
+        });
+        var url = new URL(base, window.location.href);
+        ["title", "x", "y"].forEach(function (name) {
+          url.searchParams.set(name, form.querySelector("[name=" + name + "]").value);
+        });
+        widget.dataset.createUrl = url.pathname + url.search;
+      };
+      form.addEventListener("input", sync);
+      form.addEventListener("change", sync);
+      sync();
+    }
+    Array.prototype.forEach.call(document.querySelectorAll("[data-tour-clip-upload]"), function (root) {
+      var line = root.querySelector("[data-upload-status]");
+      var processing = (root.dataset.msgProcessing || "").split("{percent}")[0];
+      var ready = root.dataset.msgReady;
+      new MutationObserver(function () {
+        var text = line.textContent;
+        if (text === ready || (processing && text.indexOf(processing) === 0)) {
+          window.location.assign(root.dataset.doneUrl);
+        }
+      }).observe(line, { childList: true, characterData: true, subtree: true });
+    });
+  }
+  startClipUploads();
 
   function place(marker, x, y) {
     marker.style.insetInlineStart = "auto";
@@ -60,7 +110,7 @@
         element: element,
         size: { width: 36, height: 36 },
         anchor: "center center",
-        tooltip: li.dataset.label
+        tooltip: escapeHtml(li.dataset.label)
       };
     });
     var fallback = container.querySelector(".tour-panorama-fallback");

@@ -18,6 +18,13 @@
 (function () {
   "use strict";
 
+  // Photo Sphere Viewer writes tooltip content as HTML: hand it the text escaped.
+  function escapeHtml(text) {
+    var holder = document.createElement("div");
+    holder.textContent = text || "";
+    return holder.innerHTML;
+  }
+
   var tour = document.querySelector("[data-tour]");
   if (!tour) return;
 
@@ -196,7 +203,7 @@
                   element: markerElement(spot),
                   size: { width: 36, height: 36 },
                   anchor: "center center",
-                  tooltip: { content: spot.label, position: "top center" },
+                  tooltip: { content: escapeHtml(spot.label), position: "top center" },
                   data: spot
                 };
               })
