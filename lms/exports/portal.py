@@ -30,6 +30,7 @@ from lms.learning.completion import requirements
 from lms.learning.models import LessonProgress, ProgressStatus
 from lms.learning.records import CourseCompletion
 from lms.programs.models import Enrolment, EnrolmentStatus, ProgrammeCourse
+from lms.programs.services import enrolment_counts
 
 STAGES = ("not_started", "in_progress", "completed", "withdrawn")
 STAGE_LABELS: dict[str, Any] = {
@@ -270,16 +271,15 @@ def programme_counts(session: Session, programme_ids: list[int]) -> dict[int, di
     counts = {pid: {"enrolled": 0, **{stage: 0 for stage in STAGES}} for pid in programme_ids}
     if not programme_ids:
         return counts
-    for pid, status, n in session.execute(
-        select(Enrolment.programme_id, Enrolment.status, func.count())
-        .where(Enrolment.programme_id.in_(programme_ids))
-        .group_by(Enrolment.programme_id, Enrolment.status)
-    ):
-        counts[pid]["enrolled"] += n
-        if status == EnrolmentStatus.ACTIVE:
-            counts[pid]["not_started"] += n
-        elif status in counts[pid]:
-            counts[pid][status] += n
+    # The same enrolment counts as the home page, with "active" split by whether a
+    # trainee has started.
+    for pid, by_status in enrolment_counts(session, programme_ids).items():
+        for status, n in by_status.items():
+            counts[pid]["enrolled"] += n
+            if status == EnrolmentStatus.ACTIVE:
+                counts[pid]["not_started"] += n
+            elif status in counts[pid]:
+                counts[pid][status] += n
     started = exists().where(
         LessonProgress.user_id == Enrolment.user_id,
         LessonProgress.course_id == ProgrammeCourse.course_id,
