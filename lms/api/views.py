@@ -120,6 +120,8 @@ def _programme_json(programme: Programme) -> dict[str, object]:
 
 
 def _audit_download(report: str, subject: str, **details: object) -> None:
+    if request.method == "HEAD":  # headers only: nothing is downloaded
+        return
     caller = current_caller()
     record(
         get_session(),

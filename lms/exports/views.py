@@ -99,6 +99,8 @@ def _filename(programme: Programme, extension: str) -> str:
 
 
 def _audit(programme: Programme, fmt: str, filters: CompletionFilters) -> None:
+    if request.method == "HEAD":  # headers only: nothing is downloaded
+        return
     db = get_session()
     rows = db.scalar(
         select(func.count()).select_from(

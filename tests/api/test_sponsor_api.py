@@ -147,6 +147,9 @@ def test_every_download_is_in_the_audit_log(app, client, make_user, sponsors):
     _completions(client, own.programme_id, secret, limit="2")
     _completions(client, own.programme_id, secret, format="csv")
     client.get(f"/api/v1/records/{own.record_ids[0]}", headers=bearer(secret))
+    # HEAD asks for the headers only: nothing is downloaded, nothing audited
+    head = client.head(f"/api/v1/records/{own.record_ids[0]}", headers=bearer(secret))
+    assert head.status_code == 200
     login(client, own.staff.email)
     client.get(f"/api/v1/programmes/{own.programme_id}/completions")
     with new_session(app) as session:

@@ -69,6 +69,9 @@ def test_sponsor_downloads_a_filtered_csv_and_it_is_audited(app, world: World):
         "maria@example.org",
     ]
 
+    # Asking for the headers only (HEAD) downloads nothing and is not audited.
+    assert client.head(url).status_code == 200
+
     events = audit_events(app)
     assert len(events) == 3
     assert events[0].subject == "JP-2026-01"
